@@ -1,0 +1,44 @@
+# Every target bootstraps .venv itself, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: setup demo test lint bench lab gallery browser clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,notebooks]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/recovery-sim report --out $(OUT)/report
+
+test: $(STAMP)
+	$(BIN)/ruff check recovery_sim tests benchmarks
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check recovery_sim tests benchmarks
+	$(BIN)/ruff format --check recovery_sim tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name recovery-sim --display-name "recovery-sim"
+	$(BIN)/jupyter lab notebooks
+
+gallery: $(STAMP)
+	$(BIN)/recovery-sim emails preview --out $(OUT)/gallery
+
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core)
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
