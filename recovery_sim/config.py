@@ -8,6 +8,7 @@ Both are immutable pydantic models; `with_setting` makes a changed copy for swee
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -215,11 +216,11 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _cohorts_fit(self) -> Scenario:
         end = add_months(self.start_date, self.horizon_months)
-        for cohort in self.cohorts:
+        for index, cohort in enumerate(self.cohorts):
             if cohort.signup_date >= end:
                 raise ValueError(
-                    f"cohort {cohort.name!r} signs up in {cohort.signup_month}, after the horizon ends "
-                    f"({end.isoformat()})"
+                    f"cohorts.{index}.signup_month: cohort {cohort.name!r} signs up in "
+                    f"{cohort.signup_month}, after the horizon ends ({end.isoformat()})"
                 )
         return self
 
@@ -245,11 +246,21 @@ class Scenario(_Strict):
         if months is not None:
             update["horizon_months"] = months
         if customers is not None:
+            if customers < len(self.cohorts):
+                raise ConfigError(f"cannot scale {len(self.cohorts)} cohorts to {customers} customers")
+            # Largest remainder, so the sizes add up to exactly `customers`; then every cohort keeps one.
             total = self.customers
-            sizes = [max(1, round(c.customers * customers / total)) for c in self.cohorts]
-            sizes[0] += customers - sum(sizes)
+            exact = [c.customers * customers / total for c in self.cohorts]
+            sizes = [math.floor(x) for x in exact]
+            by_remainder = sorted(range(len(sizes)), key=lambda i: sizes[i] - exact[i])
+            for i in by_remainder[: customers - sum(sizes)]:
+                sizes[i] += 1
+            for i, n in enumerate(sizes):
+                if n == 0:
+                    sizes[sizes.index(max(sizes))] -= 1
+                    sizes[i] = 1
             update["cohorts"] = [
-                c.model_copy(update={"customers": max(1, n)}) for c, n in zip(self.cohorts, sizes, strict=True)
+                c.model_copy(update={"customers": n}) for c, n in zip(self.cohorts, sizes, strict=True)
             ]
         return self.model_validate({**self.model_dump(), **update})
 

@@ -110,8 +110,8 @@ def payment_failed_email_due(
     """R4: after each failed attempt (first and retries) of a card-paid subscription invoice."""
     return (
         policy.emails.payment_failed
-        and collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
-        and method is PaymentMethodKind.CARD
+        and collection_method == CollectionMethod.CHARGE_AUTOMATICALLY
+        and method == PaymentMethodKind.CARD
     )
 
 
@@ -120,7 +120,7 @@ def invoice_reminder_times(policy: Policy, collection_method: CollectionMethod, 
 
     The caller stops sending once the invoice is paid, voided or uncollectible.
     """
-    if not policy.emails.invoice_reminders or collection_method is not CollectionMethod.SEND_INVOICE:
+    if not policy.emails.invoice_reminders or collection_method != CollectionMethod.SEND_INVOICE:
         return []
     return [due_at + offset for offset in policy.emails.invoice_reminder_offsets]
 
@@ -130,7 +130,9 @@ def trial_reminder_at(policy: Policy, trial_start: float, trial_end: float) -> f
     if not policy.emails.trial_will_end:
         return None
     at = trial_end - TRIAL_REMINDER_LEAD_DAYS
-    return at if at >= trial_start else None
+    if at < trial_start - 1e-9:  # the tolerance keeps a 7-day trial's reminder despite float rounding
+        return None
+    return max(at, trial_start)
 
 
 def status_at_trial_end(has_payment_method: bool) -> SubscriptionStatus:
@@ -187,7 +189,7 @@ def card_expiring_email_at(policy: Policy, exp_month: int, exp_year: int, start_
 
 def carries_update_link(email_type: EmailType, collection_method: CollectionMethod) -> bool:
     """R3 lists the types with an update-payment link; R10b removes it for send_invoice subscriptions."""
-    return email_type in UPDATE_LINK_TYPES and collection_method is not CollectionMethod.SEND_INVOICE
+    return email_type in UPDATE_LINK_TYPES and collection_method != CollectionMethod.SEND_INVOICE
 
 
 def carries_management_link(
@@ -197,7 +199,7 @@ def carries_management_link(
     setting = policy.links.subscription_management
     if setting == "none" or email_type not in MANAGEMENT_LINK_TYPES:
         return False
-    return not (setting == "hosted" and collection_method is CollectionMethod.SEND_INVOICE)
+    return not (setting == "hosted" and collection_method == CollectionMethod.SEND_INVOICE)
 
 
 def link_live_until(
@@ -245,7 +247,7 @@ def delivered_in_test_mode(email_type: EmailType, recipient: RecipientKind, test
     """R12: a live account delivers every email; a test account only the four types, only to own addresses."""
     if not test_mode:
         return True
-    return email_type in TEST_MODE_TYPES and recipient is not RecipientKind.EXTERNAL
+    return email_type in TEST_MODE_TYPES and recipient != RecipientKind.EXTERNAL
 
 
 # ----------------------------------------------------------------------------------- time zones (R7b)

@@ -1,0 +1,117 @@
+"""Which links an email carries, decided by `rules` and signed by `links` (SPEC R3, R3a, R3b, R10, R11).
+
+Nothing here re-implements a rule: `rules.carries_update_link` says whether the type carries an
+update-payment link at all (R3, R10b), `rules.link_live_until` when it dies (R11a/c/d),
+`rules.link_is_live` whether it is still alive when the email goes out (R11b), and
+`rules.carries_management_link` whether the subscription-management link is shown (R3b).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .. import rules
+from ..config import ConfigError, Policy
+from ..model import EmailType
+from .branding import Branding
+from .context import EmailContext, epoch_days, from_epoch_days
+from .links import MANAGEMENT_PURPOSE, SigningKey, sign_link
+
+TRIAL_TYPES = (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPlan:
+    update_url: str | None
+    """The hosted (or custom, R3a) update-payment link, or None."""
+    management_url: str | None
+    """The subscription-management link (R3b), or None."""
+    live_until: dt.datetime | None
+    """When the update link stops working (R11), if the email type carries one."""
+    carries_update_link: bool
+    """R3/R10b: the type carries an update link for this collection method."""
+
+    @property
+    def link_withheld(self) -> bool:
+        """R11: a link was due but is dead at send time, so the email points to support instead."""
+        return self.carries_update_link and self.update_url is None
+
+
+def link_deadline(email_type: EmailType, context: EmailContext) -> dt.datetime:
+    """R11a/R11c/R11d via `rules.link_live_until`, unless the context already knows the deadline."""
+    if context.link_live_until is not None:
+        return context.link_live_until
+    sent = epoch_days(context.sent_at)
+    if context.period_end is None and email_type not in TRIAL_TYPES:
+        raise ConfigError(
+            f"email context: {email_type.value} emails carry a hosted link that dies when the period ends "
+            "(SPEC R11d); give period_end or link_live_until"
+        )
+    period_end = epoch_days(context.period_end) if context.period_end is not None else sent
+    until = rules.link_live_until(
+        email_type,
+        sent,
+        period_end,
+        trial_end=epoch_days(context.trial_end) if context.trial_end is not None else None,
+        had_payment_method_at_trial_end=context.had_payment_method,
+    )
+    return from_epoch_days(until)
+
+
+def _alive(context: EmailContext, live_until: dt.datetime) -> bool:
+    """R11: `rules.link_is_live` at the moment of sending."""
+    since = epoch_days(context.status_since) if context.status_since is not None else -rules.NEVER
+    return rules.link_is_live(
+        epoch_days(live_until), epoch_days(context.sent_at), context.subscription_status, since
+    )
+
+
+def with_token(url: str, token: str) -> str:
+    """A custom page's URL (R3a) with the signed token added as `token=` to its query."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("token", token)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def plan_links(
+    email_type: EmailType, context: EmailContext, policy: Policy, branding: Branding, key: SigningKey
+) -> LinkPlan:
+    carries = rules.carries_update_link(email_type, context.collection_method)  # R3, R10b
+    update_url = live_until = None
+    if carries:
+        live_until = link_deadline(email_type, context)
+        if context.link_included is not False and _alive(context, live_until):  # R11
+            token = sign_link(context.subscription_id, email_type.value, live_until, key)  # R10a
+            if policy.links.update_payment == "custom" and policy.links.update_payment_url:  # R3a
+                update_url = with_token(policy.links.update_payment_url, token)
+            else:
+                update_url = f"{branding.hosted_page_url}/{token}"
+    return LinkPlan(
+        update_url=update_url,
+        management_url=_management_url(email_type, context, policy, branding, key, live_until),
+        live_until=live_until,
+        carries_update_link=carries,
+    )
+
+
+def _management_url(
+    email_type: EmailType,
+    context: EmailContext,
+    policy: Policy,
+    branding: Branding,
+    key: SigningKey,
+    live_until: dt.datetime | None,
+) -> str | None:
+    """R3b: the configured subscription-management page; a hosted one is signed and dies like any link."""
+    if not rules.carries_management_link(policy, email_type, context.collection_method):
+        return None
+    setting = policy.links
+    if setting.subscription_management == "custom":
+        return setting.subscription_management_url
+    deadline = live_until or link_deadline(email_type, context)
+    if not _alive(context, deadline):  # R11b applies to every hosted link
+        return None
+    token = sign_link(context.subscription_id, MANAGEMENT_PURPOSE, deadline, key)
+    return f"{branding.hosted_page_url}/manage/{token}"

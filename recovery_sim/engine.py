@@ -1,0 +1,765 @@
+"""The SimPy model: trials, renewals, payment attempts, dunning, confirmations, cards and customers.
+
+One process per subscription walks its billing periods; a card process wakes a month before its card
+expires; customers' reactions to emails are scheduled callbacks that act on the state at their time.
+Every decision that SPEC names goes through `rules`; every random draw is keyed (`rng.Streams`).
+
+Two paths give identical results (tests/test_fast_path.py):
+- the reference path runs every period of every customer through SimPy;
+- the fast path records the quiet periods (paid first time, no reminder reaction, card far from
+  expiry, no churn) in bulk with numpy, and spends SimPy events only where something happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from . import rules
+from .cohorts import METHOD_KINDS, RECIPIENT_KINDS, Customers, new_card_expiry
+from .config import Policy, Scenario
+from .events import ACTOR, DECLINE, EMAIL, KIND, NO_INVOICE, STATUS, Recorder
+from .model import (
+    EXPIRED_CARD,
+    Actor,
+    CollectionMethod,
+    DunningAction,
+    EmailType,
+    EventKind,
+    InvoiceStatus,
+    PaymentMethodKind,
+    SubscriptionStatus,
+    decline_codes,
+)
+from .periods import boundaries, boundary
+from .rng import Purpose, Streams
+
+CARD = METHOD_KINDS.index(PaymentMethodKind.CARD)
+BOLETO = METHOD_KINDS.index(PaymentMethodKind.BOLETO)
+PER_PERIOD = 64  # keyed-draw indices per billing period: index = period * 64 + slot
+SLOT_REMINDER = 48
+SLOT_TRIAL = 49
+SLOT_PAUSED = 50
+SLOT_LINK_PAYMENT = 60
+SLOT_CONFIRM = 16
+SLOT_INVOICE_REMINDER = 32
+CARD_INDEX = 100_000  # keyed-draw index base for card-lifecycle draws: CARD_INDEX + card version
+
+K_CREATED = KIND[EventKind.INVOICE_CREATED]
+K_SUCCEEDED = KIND[EventKind.PAYMENT_SUCCEEDED]
+A_SYSTEM = ACTOR[Actor.SYSTEM]
+OPEN = STATUS[InvoiceStatus.OPEN]
+PAID = STATUS[InvoiceStatus.PAID]
+
+
+@dataclass(slots=True)
+class Invoice:
+    id: int
+    customer: int
+    period: int
+    created_at: float
+    amount: int
+    status: int = OPEN
+    paid_at: float = math.inf
+    attempts: int = 0
+    first_decline: int = 0
+    at_risk: bool = False
+    paid_by: int = 0
+    due_at: float = math.inf
+
+
+@dataclass(slots=True)
+class Subscription:
+    """Mutable state of one customer's subscription during a run."""
+
+    j: int  # row in Customers
+    id: int  # global customer id (the key of every draw)
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+    status_since: float = -math.inf
+    card_expires_at: float = math.inf
+    card_email_at: float = math.inf
+    card_version: int = 0
+    method_updated_at: float = -math.inf
+    has_method: bool = True
+    anchor_day: int = 0
+    anchor_frac: float = 0.0
+    period_end: float = math.inf
+    cancel_at_period_end: bool = False
+    open_invoices: list[Invoice] = field(default_factory=list)
+    activation: simpy.Event | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.UNPAID) or (
+            self.status is SubscriptionStatus.PAUSED
+        )
+
+
+def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
+    """R9: the first instant of the expiry month (one calendar month before the card stops working)."""
+    if not math.isfinite(expires_at):
+        return math.inf
+    return float((dt.date(exp_year, exp_month, 1) - start).days)
+
+
+class Engine:
+    """Runs one (scenario, policy, seed, replication) over a set of customers."""
+
+    def __init__(
+        self, scenario: Scenario, policy: Policy, customers: Customers, streams: Streams, fast: bool = True
+    ) -> None:
+        self.scenario = scenario
+        self.policy = policy
+        self.c = customers
+        self.streams = streams
+        self.fast = fast
+        self.start = scenario.start_date
+        self.horizon = scenario.horizon_days
+        self.behaviour = scenario.behaviour
+        self.test_mode = scenario.test_mode.enabled
+        self.rec = Recorder()
+        self.env = simpy.Environment()
+        self.invoices: list[Invoice] = []
+        codes = decline_codes()
+        mix = scenario.decline_mix
+        shares = [mix.get(d.code, 0.0) if mix else d.share for d in codes]
+        self.decline_edges = np.cumsum(shares) / sum(shares)
+        self.decline_ids = [DECLINE[d.code] for d in codes]
+        self.decline_hard = {DECLINE[d.code]: d.hard for d in codes}
+        self.retry_success = {DECLINE[d.code]: d.retry_success for d in codes}
+        self.retry_offsets = policy.retries.offsets()
+        self.sends = {t: rules.policy_sends(policy, t) for t in EmailType}
+        self.plan_step = [p.step_months for p in customers.plans]
+        self.plan_price = [p.price for p in customers.plans]
+        self.plan_interval = [p.interval for p in customers.plans]
+        self.cohort_rate = [c.first_attempt_failure_rate for c in scenario.cohorts]
+        self.cohort_3ds = [c.three_ds_share for c in scenario.cohorts]
+        self.cohort_due = [c.days_until_due for c in scenario.cohorts]
+        self.subs: list[Subscription] = []
+
+    # ------------------------------------------------------------------------------------- set-up
+
+    def run(self) -> Recorder:
+        c = self.c
+        for j in range(len(c)):
+            exp_at = float(c.card_expires_at[j])
+            month, year = int(c.card_exp_month[j]), int(c.card_exp_year[j])
+            self.subs.append(
+                Subscription(
+                    j=j,
+                    id=int(c.ids[j]),
+                    card_expires_at=exp_at,
+                    card_email_at=_card_email_at(exp_at, month, year, self.start),
+                    anchor_day=int(c.anchor_day[j]),
+                    anchor_frac=float(c.anchor_frac[j]),
+                    has_method=not bool(c.trial_without_method[j]),
+                )
+            )
+        first_period = self._first_periods()
+        quiet_until = self._record_quiet_prefix(first_period) if self.fast else first_period
+        for j, s in enumerate(self.subs):
+            if quiet_until[j] >= 0:
+                self.env.process(self._lifecycle(s, int(quiet_until[j])))
+            if not c.send_invoice[j] and c.method[j] == CARD and s.card_email_at < self.horizon:
+                self.env.process(self._card(s, 0))
+        self.env.run(until=self.horizon)
+        self._flush_invoices()
+        return self.rec
+
+    def _first_periods(self) -> np.ndarray:
+        """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
+        c = self.c
+        step = np.array(self.plan_step, dtype=np.int64)[c.plan]
+        existing = c.signup_at < 0
+        k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
+        while True:
+            behind = existing & (boundaries(self.start, c.anchor_day, c.anchor_frac, 1, k * step) < 0)
+            if not behind.any():
+                return k
+            k = k + behind
+
+    # --------------------------------------------------------------------------- helpers on state
+
+    def _event(self, s: Subscription, kind: EventKind, invoice: int = NO_INVOICE, amount: int = 0,
+               decline: int = 0, actor: Actor = Actor.SYSTEM, attempt: int = 0, at: float | None = None) -> None:  # fmt: skip
+        self.rec.event(self.env.now if at is None else at, s.id, KIND[kind], invoice, amount, decline,
+                       ACTOR[actor], attempt)  # fmt: skip
+
+    def _set_status(self, s: Subscription, status: SubscriptionStatus, actor: Actor = Actor.SYSTEM) -> None:
+        if status is s.status:
+            return
+        s.status = status
+        s.status_since = self.env.now
+        kind = {
+            SubscriptionStatus.CANCELED: EventKind.SUBSCRIPTION_CANCELED,
+            SubscriptionStatus.UNPAID: EventKind.SUBSCRIPTION_UNPAID,
+            SubscriptionStatus.PAST_DUE: EventKind.SUBSCRIPTION_PAST_DUE,
+            SubscriptionStatus.PAUSED: EventKind.SUBSCRIPTION_PAUSED,
+        }.get(status)
+        if kind is not None:
+            self._event(s, kind, actor=actor)
+
+    def _collection(self, s: Subscription) -> CollectionMethod:
+        return CollectionMethod.SEND_INVOICE if self.c.send_invoice[s.j] else CollectionMethod.CHARGE_AUTOMATICALLY
+
+    def _u(self, purpose: Purpose, s: Subscription, index: int) -> float:
+        return self.streams.uniform(purpose, s.id, index)
+
+    def _delay(self, purpose: Purpose, s: Subscription, index: int, mean: float) -> float:
+        return self.streams.exponential(purpose, s.id, index, mean)
+
+    def _send(self, s: Subscription, email_type: EmailType, invoice: Invoice | None, period_end: float,
+              *, trial_end: float | None = None, act_index: int | None = None, earlier: int = 0,
+              force: bool = False) -> tuple[bool, float] | None:  # fmt: skip
+        """Send one email if the policy has it on; return (customer acts, link live until) or None.
+
+        R3/R10b decide the link, R11 its lifetime, R12 delivery; the customer acts with the scenario's
+        chance for that type, reduced by fatigue for each earlier email of the same episode.
+        """
+        if not (force or self.sends[email_type]):
+            return None
+        now = self.env.now
+        collection = self._collection(s)
+        link = rules.carries_update_link(email_type, collection)
+        live_until = math.inf
+        if link:
+            live_until = rules.link_live_until(
+                email_type, now, period_end, trial_end=trial_end, had_payment_method_at_trial_end=s.has_method
+            )
+            link = rules.link_is_live(live_until, now, s.status, s.status_since)  # R11: never send a dead link
+        management = rules.carries_management_link(self.policy, email_type, collection)
+        delivered = rules.delivered_in_test_mode(email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode)
+        acts = False
+        if delivered and act_index is not None:
+            chance = self.behaviour.act_on_email.get(email_type, 0.0) * self.behaviour.fatigue**earlier
+            acts = self._u(Purpose.ACT, s, act_index) < chance
+        self.rec.email(now, s.id, invoice.id if invoice else NO_INVOICE, EMAIL[email_type], link, management,
+                       live_until if link else math.inf, delivered, acts)  # fmt: skip
+        return acts, (live_until if link else -math.inf)
+
+    def _at(self, when: float, callback, *args) -> None:
+        """Run `callback(*args)` at simulation time `when` (a scheduled customer action)."""
+        if when >= self.horizon:
+            return
+        event = self.env.timeout(max(0.0, when - self.env.now))
+        event.callbacks.append(lambda _event: callback(*args))
+
+    # ---------------------------------------------------------------------------- money movements
+
+    def _new_invoice(self, s: Subscription, period: int) -> Invoice:
+        amount = self.plan_price[self.c.plan[s.j]]
+        invoice = Invoice(id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now,
+                          amount=amount)  # fmt: skip
+        self.invoices.append(invoice)
+        s.open_invoices.append(invoice)
+        self._event(s, EventKind.INVOICE_CREATED, invoice.id, amount)
+        return invoice
+
+    def _pay(self, s: Subscription, invoice: Invoice, actor: Actor, attempt: int, kind=EventKind.PAYMENT_SUCCEEDED):
+        invoice.status = PAID
+        invoice.paid_at = self.env.now
+        invoice.paid_by = ACTOR[actor]
+        invoice.attempts = max(invoice.attempts, attempt)
+        s.open_invoices.remove(invoice)
+        self._event(s, kind, invoice.id, invoice.amount, actor=actor, attempt=attempt)
+        if s.status is SubscriptionStatus.PAST_DUE and not s.open_invoices:
+            self._set_status(s, SubscriptionStatus.ACTIVE, actor)
+        self._send(s, EmailType.INVOICE_PAID, invoice, s.period_end)
+
+    def _close_invoice(self, s: Subscription, invoice: Invoice, status: InvoiceStatus) -> None:
+        invoice.status = STATUS[status]
+        s.open_invoices.remove(invoice)
+        kind = EventKind.INVOICE_VOIDED if status is InvoiceStatus.VOID else EventKind.INVOICE_UNCOLLECTIBLE
+        self._event(s, kind, invoice.id, invoice.amount)
+
+    def _cancel(self, s: Subscription, actor: Actor) -> None:
+        """Cancel, write off what is still open (R5 reminders then stop), and say so once."""
+        for invoice in list(s.open_invoices):
+            self._close_invoice(s, invoice, InvoiceStatus.UNCOLLECTIBLE)
+        self._set_status(s, SubscriptionStatus.CANCELED, actor)
+        self._send(s, EmailType.SUBSCRIPTION_CANCELED, None, s.period_end)
+
+    def _new_method(self, s: Subscription, actor: Actor) -> None:
+        """The customer (or the card network) puts a working payment method on file."""
+        now = self.env.now
+        s.method_updated_at = now
+        s.has_method = True
+        if self.c.method[s.j] == CARD:
+            s.card_version += 1
+            month, year = new_card_expiry(self.streams, s.id, s.card_version, now, self.start)
+            s.card_expires_at = rules.card_expires_at(month, year, self.start)
+            s.card_email_at = _card_email_at(s.card_expires_at, month, year, self.start)
+            self._event(s, EventKind.CARD_UPDATED, actor=actor)
+            if s.card_email_at < self.horizon:
+                self.env.process(self._card(s, s.card_version))
+        else:
+            self._event(s, EventKind.PAYMENT_METHOD_UPDATED, actor=actor)
+
+    # ------------------------------------------------------------------------- customer actions
+
+    def _follow_link(self, s: Subscription, live_until: float, period: int) -> None:
+        """R10c through a live link (R11): new method, then pay what is outstanding; R6b activation."""
+        now = self.env.now
+        if not rules.link_is_live(live_until, now, s.status, s.status_since):
+            self._event(s, EventKind.LINK_DEAD, actor=Actor.CUSTOMER_LINK)
+            return
+        self._event(s, EventKind.LINK_FOLLOWED, actor=Actor.CUSTOMER_LINK)
+        self._new_method(s, Actor.CUSTOMER_LINK)
+        for invoice in list(s.open_invoices):
+            if self._u(Purpose.NEW_METHOD, s, invoice.period * PER_PERIOD + SLOT_LINK_PAYMENT) < (
+                self.behaviour.new_method_success
+            ):
+                invoice.attempts += 1
+                self._pay(s, invoice, Actor.CUSTOMER_LINK, invoice.attempts)
+        if s.activation is not None and not s.activation.triggered:
+            s.activation.succeed()
+
+    def _self_update(self, s: Subscription) -> None:
+        """The customer fixes the method unprompted; it is used at the next scheduled attempt (R10c)."""
+        if not s.ended:
+            self._new_method(s, Actor.CUSTOMER_SELF)
+
+    # ---------------------------------------------------------------------------------- processes
+
+    def _lifecycle(self, s: Subscription, period: int):
+        c = self.c
+        if c.trial_days[s.j] > 0 and period == 0:
+            period = yield from self._trial(s)
+            if period < 0:
+                return
+        while True:
+            outcome = yield from self._period(s, period)
+            if not outcome:
+                return
+            period += 1
+
+    def _boundary(self, s: Subscription, k: int) -> float:
+        return boundary(self.start, s.anchor_day, s.anchor_frac, k, self.plan_step[self.c.plan[s.j]])
+
+    def _period(self, s: Subscription, k: int):
+        """One billing period ending in renewal k. Returns False once the subscription stops billing."""
+        c, b_ = self.c, self.behaviour
+        env = self.env
+        renew_at = self._boundary(s, k)
+        period_start = self._boundary(s, k - 1) if k > 0 else float(c.signup_at[s.j])
+        s.period_end = renew_at
+        new_signup = k == 0 and c.signup_at[s.j] >= 0 and c.trial_days[s.j] == 0
+        reminder = None
+        if k > 0:
+            reminder = rules.renewal_reminder_at(self.policy, self.plan_interval[c.plan[s.j]], period_start, renew_at)
+        if reminder is not None and 0.0 <= reminder < self.horizon:
+            yield env.timeout(max(0.0, reminder - env.now))
+            if s.ended:
+                return False
+            index = k * PER_PERIOD + SLOT_REMINDER
+            sent = self._send(s, EmailType.UPCOMING_RENEWAL, None, renew_at, act_index=index)
+            if sent is not None:  # R7: the reminder can prompt a cancellation or a card update
+                acts, live_until = sent
+                if self._u(Purpose.REMINDER_CANCEL, s, k) < b_.reminder_cancel_propensity:
+                    s.cancel_at_period_end = True
+                if acts and s.card_expires_at <= renew_at:
+                    self._at(env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
+                             self._follow_link, s, live_until, k)  # fmt: skip
+        if renew_at >= self.horizon:
+            return False
+        yield env.timeout(max(0.0, renew_at - env.now))
+        if s.ended:
+            return False
+        if s.cancel_at_period_end:
+            self._cancel(s, Actor.CUSTOMER)
+            return False
+        if k > 0 and self._u(Purpose.CHURN, s, k) < self._churn_chance(s):
+            self._cancel(s, Actor.CUSTOMER)
+            return False
+        if new_signup:
+            self._event(s, EventKind.SUBSCRIPTION_CREATED)
+        invoice = self._new_invoice(s, k)
+        if c.send_invoice[s.j]:
+            invoice.due_at = env.now + self.cohort_due[c.cohort[s.j]]
+            env.process(self._send_invoice(s, invoice))
+            return True
+        self._send(s, EmailType.INVOICE_FINALIZED, invoice, renew_at)
+        if new_signup:  # paid on-session at checkout
+            invoice.attempts = 1
+            self._pay(s, invoice, Actor.SYSTEM, 1)
+            return True
+        yield from self._collect(s, invoice)
+        return s.status is not SubscriptionStatus.CANCELED and s.status is not SubscriptionStatus.UNPAID
+
+    def _churn_chance(self, s: Subscription) -> float:
+        monthly = self.behaviour.voluntary_churn_monthly
+        return 1.0 - (1.0 - monthly) ** self.plan_step[self.c.plan[s.j]]
+
+    def _first_attempt(self, s: Subscription, invoice: Invoice) -> tuple[str, int]:
+        """('paid' | 'failed' | 'confirm', decline id) for the renewal's first automatic attempt."""
+        c, k, now = self.c, invoice.period, self.env.now
+        if c.method[s.j] == BOLETO:
+            return "confirm", 0
+        if c.method[s.j] == CARD and s.card_expires_at <= now:
+            return "failed", DECLINE[EXPIRED_CARD]
+        if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[c.cohort[s.j]]:
+            pick = int(np.searchsorted(self.decline_edges, self._u(Purpose.DECLINE_CODE, s, k), side="right"))
+            return "failed", self.decline_ids[min(pick, len(self.decline_ids) - 1)]
+        if c.method[s.j] == CARD and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[c.cohort[s.j]]:
+            return "confirm", 0
+        return "paid", 0
+
+    def _collect(self, s: Subscription, invoice: Invoice):
+        outcome, decline = self._first_attempt(s, invoice)
+        invoice.attempts = 1
+        if outcome == "paid":
+            self._pay(s, invoice, Actor.SYSTEM, 1)
+            return
+        invoice.at_risk = True
+        if outcome == "confirm":
+            yield from self._confirmation(s, invoice)
+        else:
+            invoice.first_decline = decline
+            yield from self._dunning(s, invoice, decline)
+
+    def _failed_attempt(self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float) -> None:
+        """Record a failed attempt; R4 email after each one; schedule the customer's reaction."""
+        self._event(s, EventKind.PAYMENT_FAILED, invoice.id, invoice.amount, decline, Actor.RETRY if attempt > 1
+                    else Actor.SYSTEM, attempt)  # fmt: skip
+        if not rules.payment_failed_email_due(self.policy, self._collection(s), METHOD_KINDS[self.c.method[s.j]]):
+            return
+        index = invoice.period * PER_PERIOD + attempt
+        sent = self._send(s, EmailType.PAYMENT_FAILED, invoice, s.period_end, act_index=index, earlier=attempt - 1)
+        if sent and sent[0]:
+            when = self.env.now + self._delay(Purpose.ACT_DELAY, s, index, self.behaviour.act_delay_days)
+            self._at(when, self._follow_link, s, sent[1], invoice.period)
+
+    def _dunning(self, s: Subscription, invoice: Invoice, decline: int):
+        """Retries per the policy's schedule, emails per R4, and the end-of-dunning action."""
+        env, b_ = self.env, self.behaviour
+        t0 = env.now
+        k = invoice.period
+        self._set_status(s, SubscriptionStatus.PAST_DUE)
+        self._failed_attempt(s, invoice, decline, 1, t0)
+        if self._u(Purpose.SPONTANEOUS_FIX, s, k) < b_.spontaneous_fix_rate:
+            self._at(t0 + self._delay(Purpose.SPONTANEOUS_DELAY, s, k, b_.spontaneous_fix_delay_days),
+                     self._self_update, s)  # fmt: skip
+        hard = self.decline_hard.get(decline, False) and not self.policy.retries.retry_hard_declines
+        offsets = self.retry_offsets
+        for attempt, offset in enumerate(offsets, start=2):
+            yield env.timeout(max(0.0, t0 + offset - env.now))
+            if invoice.status != OPEN or s.ended:
+                return
+            if hard and s.method_updated_at <= t0:
+                continue  # no retry on a hard decline until the customer gives a new method
+            invoice.attempts = attempt
+            if s.method_updated_at > t0:
+                success = self._u(Purpose.NEW_METHOD, s, k * PER_PERIOD + attempt) < b_.new_method_success
+                decline = DECLINE["generic_decline"] if not success else 0
+            elif self.c.method[s.j] == CARD and s.card_expires_at <= env.now:
+                success, decline = False, DECLINE[EXPIRED_CARD]
+            else:
+                success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(decline, 0.0)
+            if success:
+                self._pay(s, invoice, Actor.RETRY, attempt)
+                return
+            self._failed_attempt(s, invoice, decline, attempt, t0)
+        if invoice.status != OPEN or s.ended:
+            return
+        self._end_of_dunning(s, invoice)
+
+    def _end_of_dunning(self, s: Subscription, invoice: Invoice) -> None:
+        action = self.policy.end_action
+        if action is DunningAction.CANCEL:
+            self._cancel(s, Actor.SYSTEM)
+        elif action is DunningAction.MARK_UNPAID:
+            self._set_status(s, SubscriptionStatus.UNPAID)  # R11b: its links die now
+        # LEAVE_PAST_DUE: the invoice stays open and the subscription keeps billing.
+
+    def _confirmation(self, s: Subscription, invoice: Invoice):
+        """R8: a payment waiting for 3-D Secure or Boleto; confirmed, or expired into end of dunning."""
+        env, b_ = self.env, self.behaviour
+        t0 = env.now
+        k = invoice.period
+        boleto = self.c.method[s.j] == BOLETO
+        expires = t0 + (b_.boleto_expiry_days if boleto else b_.three_ds_expiry_days)
+        self._event(s, EventKind.PAYMENT_ACTION_REQUIRED, invoice.id, invoice.amount)
+        confirm_at = math.inf
+        if self._u(Purpose.CONFIRM_UNPROMPTED, s, k) < b_.confirm_unprompted:
+            confirm_at = t0 + self._delay(Purpose.CONFIRM_DELAY, s, k, (expires - t0) / 2)
+        actor = Actor.CUSTOMER_SELF
+        emails = [(t0, EmailType.PAYMENT_ACTION_REQUIRED)]
+        emails += [(t, EmailType.PAYMENT_ACTION_REMINDER) for t in rules.confirmation_reminder_times(
+            self.policy, t0, expires)]  # fmt: skip
+        for n, (when, email_type) in enumerate(emails):
+            if when >= confirm_at or when >= self.horizon:
+                break
+            yield env.timeout(max(0.0, when - env.now))
+            index = k * PER_PERIOD + SLOT_CONFIRM + n
+            sent = self._send(s, email_type, invoice, min(expires, s.period_end), act_index=index, earlier=n)
+            if sent and sent[0]:
+                at = when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days)
+                if at < confirm_at and rules.link_is_live(sent[1], at, s.status, s.status_since):
+                    confirm_at, actor = at, Actor.CUSTOMER_LINK
+        if confirm_at < expires and confirm_at < self.horizon:
+            yield env.timeout(max(0.0, confirm_at - env.now))
+            self._pay(s, invoice, actor, 1)
+            return
+        if expires >= self.horizon:
+            yield env.timeout(self.horizon - env.now)
+            return
+        yield env.timeout(max(0.0, expires - env.now))
+        invoice.first_decline = DECLINE["authentication_expired"]
+        self._event(s, EventKind.PAYMENT_EXPIRED, invoice.id, invoice.amount, DECLINE["authentication_expired"])
+        self._set_status(s, SubscriptionStatus.PAST_DUE)
+        self._end_of_dunning(s, invoice)
+
+    def _send_invoice(self, s: Subscription, invoice: Invoice):
+        """R5: an invoice the customer pays by hand; reminders at the policy's offsets until settled."""
+        env, b_ = self.env, self.behaviour
+        k = invoice.period
+        self._send(s, EmailType.INVOICE_FINALIZED, invoice, invoice.due_at, force=True)  # the invoice itself
+        pay_at = math.inf
+        if self._u(Purpose.INVOICE_PAY, s, k) < b_.send_invoice_pay_share:
+            pay_at = env.now + self._delay(Purpose.INVOICE_PAY_DELAY, s, k, b_.send_invoice_pay_delay_days)
+        write_off = invoice.due_at + b_.send_invoice_write_off_days
+        reminders = rules.invoice_reminder_times(self.policy, CollectionMethod.SEND_INVOICE, invoice.due_at)
+        for n, when in enumerate(reminders):
+            if when >= pay_at or when >= write_off or when >= self.horizon:
+                break
+            yield env.timeout(max(0.0, when - env.now))
+            if invoice.status != OPEN or s.status is SubscriptionStatus.CANCELED:
+                return
+            index = k * PER_PERIOD + SLOT_INVOICE_REMINDER + n
+            sent = self._send(s, EmailType.INVOICE_REMINDER, invoice, invoice.due_at, act_index=index, earlier=n)
+            if sent and sent[0]:
+                pay_at = min(pay_at, when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days))
+        settle = min(pay_at, write_off)
+        if settle >= self.horizon:
+            return
+        yield env.timeout(max(0.0, settle - env.now))
+        if invoice.status != OPEN:
+            return
+        if pay_at <= write_off and s.status is not SubscriptionStatus.CANCELED:
+            self._pay(s, invoice, Actor.CUSTOMER, 1, EventKind.INVOICE_PAID)
+            return
+        self._close_invoice(s, invoice, InvoiceStatus.UNCOLLECTIBLE)
+        if not s.ended:
+            self._end_of_dunning(s, invoice)
+
+    def _trial(self, s: Subscription):
+        """R6: reminder 7 days before the end; without a method the subscription pauses (R6b).
+
+        Returns the next period to bill, or -1 when the subscription stops here.
+        """
+        env, b_, c = self.env, self.behaviour, self.c
+        start = float(c.signup_at[s.j])
+        end = start + int(c.trial_days[s.j])
+        yield env.timeout(max(0.0, start - env.now))
+        s.status, s.status_since = SubscriptionStatus.TRIALING, start
+        self._event(s, EventKind.SUBSCRIPTION_CREATED)
+        links: list[float] = []
+        reminder = rules.trial_reminder_at(self.policy, start, end)
+        if reminder is not None and reminder < self.horizon:
+            yield env.timeout(max(0.0, reminder - env.now))
+            sent = self._send(s, EmailType.TRIAL_WILL_END, None, end, trial_end=end,
+                              act_index=SLOT_TRIAL, earlier=0)  # fmt: skip
+            if sent and sent[0] and not s.has_method:
+                links.append(sent[1])
+                self._at(env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_TRIAL, b_.act_delay_days),
+                         self._follow_link, s, sent[1], 0)  # fmt: skip
+        if end >= self.horizon:
+            return -1
+        yield env.timeout(max(0.0, end - env.now))
+        self._event(s, EventKind.TRIAL_ENDED)
+        if s.has_method:
+            if self._u(Purpose.TRIAL_CANCEL, s, 0) < b_.trial_cancel_share:
+                self._cancel(s, Actor.CUSTOMER)
+                return -1
+            s.status = SubscriptionStatus.ACTIVE
+            return 0
+        # R6b: paused; the first invoice waits for a method added on the hosted page.
+        invoice = self._new_invoice(s, 0)
+        invoice.at_risk = True
+        self._set_status(s, rules.status_at_trial_end(False))
+        s.activation = env.event()
+        sent = self._send(s, EmailType.TRIAL_ENDED_PAUSED, invoice, math.inf, trial_end=end,
+                          act_index=SLOT_PAUSED, earlier=1)  # fmt: skip
+        if sent and sent[0]:
+            links.append(sent[1])
+            self._at(env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_PAUSED, b_.act_delay_days),
+                     self._follow_link, s, sent[1], 0)  # fmt: skip
+        deadline = min(max(links, default=env.now), self.horizon)
+        if deadline > env.now:
+            yield s.activation | env.timeout(deadline - env.now)
+        if not s.activation.triggered or invoice.status != PAID:
+            if invoice.status == OPEN:
+                self._close_invoice(s, invoice, InvoiceStatus.VOID)
+            return -1
+        # Activation re-anchors billing at the moment the customer paid.
+        self._set_status(s, SubscriptionStatus.ACTIVE, Actor.CUSTOMER_LINK)
+        self._event(s, EventKind.SUBSCRIPTION_ACTIVATED, actor=Actor.CUSTOMER_LINK)
+        s.anchor_day = int(math.floor(env.now))
+        s.anchor_frac = env.now - s.anchor_day
+        return 1
+
+    def _card(self, s: Subscription, version: int):
+        """R9: a month before the card expires, an email; then the updater, or an expired card."""
+        env, b_ = self.env, self.behaviour
+        email_at, expires = s.card_email_at, s.card_expires_at
+        yield env.timeout(max(0.0, email_at - env.now))
+        if s.card_version != version or s.ended:
+            return
+        index = CARD_INDEX + version
+        sent = self._send(s, EmailType.CARD_EXPIRING, None, s.period_end, act_index=index)
+        if sent and sent[0]:
+            self._at(env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
+                     self._follow_link, s, sent[1], -1)  # fmt: skip
+        if self._u(Purpose.CARD_SELF_UPDATE, s, index) < b_.card_self_update_before_expiry:
+            when = email_at + self._u(Purpose.SPONTANEOUS_DELAY, s, index) * (expires - email_at)
+            self._at(when, self._card_self_update, s, version)
+        if expires >= self.horizon:
+            return
+        yield env.timeout(max(0.0, expires - env.now))
+        if s.card_version != version or s.ended:
+            return
+        if self._u(Purpose.CARD_UPDATER, s, index) < self.scenario.card_updater_rate:
+            self._new_method(s, Actor.CARD_UPDATER)
+        else:
+            self._event(s, EventKind.CARD_EXPIRED)
+
+    def _card_self_update(self, s: Subscription, version: int) -> None:
+        if s.card_version == version and not s.ended:
+            self._new_method(s, Actor.CUSTOMER_SELF)
+
+    # --------------------------------------------------------------------------------- fast path
+
+    def _record_quiet_prefix(self, first_period: np.ndarray) -> np.ndarray:
+        """Record in bulk each customer's leading quiet periods; return where SimPy takes over (-1: never).
+
+        A period is quiet when `_period` would do nothing but bill and collect on the first attempt:
+        no trial, no send_invoice, no Boleto, a card more than a month from expiry, no churn draw,
+        no reminder-prompted cancellation, no failure and no 3-D Secure. Each row written here is the
+        row `_period` writes for that period, in the same order.
+        """
+        c, policy, b_ = self.c, self.policy, self.behaviour
+        n = len(c)
+        step = np.array(self.plan_step, dtype=np.int64)[c.plan]
+        price = np.array(self.plan_price, dtype=np.int64)[c.plan]
+        rate = np.array(self.cohort_rate)[c.cohort]
+        share_3ds = np.array(self.cohort_3ds)[c.cohort]
+        churn = 1.0 - (1.0 - b_.voluntary_churn_monthly) ** step
+        interval_on = np.array([policy.emails.upcoming_renewal and i in policy.emails.upcoming_renewal_intervals
+                                for i in self.plan_interval], dtype=bool)[c.plan]  # fmt: skip
+        card_email_at = np.array([s.card_email_at for s in self.subs])
+        is_card = c.method == CARD
+        eligible = (c.trial_days == 0) & ~c.send_invoice & (c.method != BOLETO)
+        handover = np.where(eligible, -1, first_period)
+        k = first_period.copy()
+        active = eligible.copy()
+        while True:
+            idx = np.flatnonzero(active)
+            if idx.size == 0:
+                return handover
+            kk, ids = k[idx], c.ids[idx]
+            renew = boundaries(self.start, c.anchor_day[idx], c.anchor_frac[idx], 1, kk * step[idx])
+            prev = boundaries(self.start, c.anchor_day[idx], c.anchor_frac[idx], 1, (kk - 1) * step[idx])
+            new_signup = kk == 0
+            prev = np.where(new_signup, c.signup_at[idx], prev)
+            reminder = np.maximum(prev, renew - policy.emails.upcoming_renewal_days)
+            has_reminder = interval_on[idx] & ~new_signup & (reminder >= 0) & (reminder < self.horizon)
+            in_horizon = renew < self.horizon
+            st = self.streams
+            quiet = (
+                in_horizon
+                & (renew < card_email_at[idx])
+                & (new_signup | (st.uniforms(Purpose.CHURN, ids, kk) >= churn[idx]))
+                & (~has_reminder | (st.uniforms(Purpose.REMINDER_CANCEL, ids, kk) >= b_.reminder_cancel_propensity))
+                & (
+                    new_signup
+                    | (
+                        (st.uniforms(Purpose.FIRST_ATTEMPT, ids, kk) >= rate[idx])
+                        & ~(is_card[idx] & (st.uniforms(Purpose.NEEDS_CONFIRMATION, ids, kk) < share_3ds[idx]))
+                    )
+                )
+            )
+            quiet_end = ~in_horizon & (~has_reminder | (c.card_expires_at[idx] > renew))
+            remind = has_reminder & (quiet | quiet_end)
+            if remind.any():
+                self._bulk_email(EmailType.UPCOMING_RENEWAL, idx[remind], kk[remind], reminder[remind],
+                                 renew[remind], act_slot=SLOT_REMINDER)  # fmt: skip
+            if quiet.any():
+                self._bulk_quiet_period(idx[quiet], kk[quiet], renew[quiet], price[idx[quiet]], new_signup[quiet])
+            for j, end in zip(idx[quiet_end].tolist(), renew[quiet_end].tolist(), strict=True):
+                if card_email_at[j] < self.horizon:
+                    self.subs[j].period_end = end  # what `_period` would have set, for R11d card links
+            stop = ~quiet
+            handover[idx[stop & ~quiet_end]] = kk[stop & ~quiet_end]
+            active[idx[stop]] = False
+            k[idx[quiet]] += 1
+
+    def _bulk_email(self, email_type: EmailType, rows: np.ndarray, periods: np.ndarray, times: np.ndarray,
+                    live_until: np.ndarray, act_slot: int | None = None, invoices: np.ndarray | None = None) -> None:  # fmt: skip
+        """`_send` for many charge_automatically customers at once, in quiet periods (status active)."""
+        collection = CollectionMethod.CHARGE_AUTOMATICALLY
+        ids = self.c.ids[rows]
+        link = rules.carries_update_link(email_type, collection)
+        if link:
+            live_until = np.maximum(live_until, times)  # rules.link_live_until for non-trial types (R11d)
+        recipients = self.c.recipient[rows]
+        delivered = np.array(
+            [rules.delivered_in_test_mode(email_type, kind, self.test_mode) for kind in RECIPIENT_KINDS]
+        )[recipients]
+        acted = np.zeros(len(rows), dtype=bool)
+        if act_slot is not None:
+            chance = self.behaviour.act_on_email.get(email_type, 0.0)
+            acted = delivered & (self.streams.uniforms(Purpose.ACT, ids, periods * PER_PERIOD + act_slot) < chance)
+        n = len(rows)
+        self.rec.emails.extend(
+            time=times,
+            customer_id=ids,
+            invoice_id=invoices if invoices is not None else np.full(n, NO_INVOICE),
+            email_type=np.full(n, EMAIL[email_type]),
+            link_included=np.full(n, link),
+            management_link=np.full(n, rules.carries_management_link(self.policy, email_type, collection)),
+            link_live_until=live_until if link else np.full(n, math.inf),
+            delivered=delivered,
+            acted=acted,
+        )
+
+    def _bulk_quiet_period(self, rows: np.ndarray, periods: np.ndarray, renew: np.ndarray, price: np.ndarray,
+                           new_signup: np.ndarray) -> None:  # fmt: skip
+        """What `_period` + `_collect` record for periods paid on the first attempt."""
+        ids = self.c.ids[rows]
+        invoice_ids = ids * 128 + periods
+        n = len(rows)
+        zeros = np.zeros(n, dtype=np.int64)
+        none = np.full(n, NO_INVOICE)
+        system = np.full(n, A_SYSTEM)
+        if new_signup.any():
+            at = np.flatnonzero(new_signup)
+            self.rec.events.extend(time=renew[at], customer_id=ids[at], invoice_id=none[at],
+                                   kind=np.full(len(at), KIND[EventKind.SUBSCRIPTION_CREATED]), amount=zeros[at],
+                                   decline=zeros[at], actor=system[at], attempt=zeros[at])  # fmt: skip
+        self.rec.events.extend(time=renew, customer_id=ids, invoice_id=invoice_ids, kind=np.full(n, K_CREATED),
+                               amount=price, decline=zeros, actor=system, attempt=zeros)  # fmt: skip
+        if self.sends[EmailType.INVOICE_FINALIZED]:
+            self._bulk_email(EmailType.INVOICE_FINALIZED, rows, periods, renew, renew, invoices=invoice_ids)
+        self.rec.events.extend(time=renew, customer_id=ids, invoice_id=invoice_ids, kind=np.full(n, K_SUCCEEDED),
+                               amount=price, decline=zeros, actor=system, attempt=np.ones(n, dtype=np.int64))  # fmt: skip
+        if self.sends[EmailType.INVOICE_PAID]:
+            self._bulk_email(EmailType.INVOICE_PAID, rows, periods, renew, renew, invoices=invoice_ids)
+        self.rec.invoices.extend(
+            invoice_id=invoice_ids, customer_id=ids, period=periods, created_at=renew, amount=price,
+            status=np.full(n, PAID), paid_at=renew, attempts=np.ones(n, dtype=np.int64), first_decline=zeros,
+            at_risk=np.zeros(n, dtype=bool), paid_by=system, due_at=np.full(n, math.inf),
+        )  # fmt: skip
+
+    def _flush_invoices(self) -> None:
+        for inv in self.invoices:
+            self.rec.invoice({
+                "invoice_id": inv.id, "customer_id": inv.customer, "period": inv.period,
+                "created_at": inv.created_at, "amount": inv.amount, "status": inv.status,
+                "paid_at": inv.paid_at, "attempts": inv.attempts, "first_decline": inv.first_decline,
+                "at_risk": inv.at_risk, "paid_by": inv.paid_by, "due_at": inv.due_at,
+            })  # fmt: skip
+
