@@ -155,10 +155,10 @@ class Behaviour(_Strict):
     spontaneous_fix_rate: Probability = Field(0.15, description="failing customers who fix it unprompted")
     spontaneous_fix_delay_days: PositiveDays = 6.0
     new_method_success: Probability = 0.95
-    confirm_unprompted: Probability = Field(0.35, description="3-D Secure/Boleto confirmed with no email")
+    confirm_unprompted: Probability = Field(0.5, description="3-D Secure/Boleto confirmed with no email")
     three_ds_expiry_days: PositiveDays = 7.0
     boleto_expiry_days: PositiveDays = 3.0
-    card_self_update_before_expiry: Probability = 0.10
+    card_self_update_before_expiry: Probability = 0.25
     send_invoice_pay_share: Probability = Field(0.80, description="send_invoice invoices paid unprompted")
     send_invoice_pay_delay_days: PositiveDays = 20.0
     send_invoice_write_off_days: Annotated[int, Field(ge=1, le=180)] = 45

@@ -377,6 +377,7 @@ class Engine:
             return False
         if new_signup:
             self._event(s, EventKind.SUBSCRIPTION_CREATED)
+        s.period_end = self._boundary(s, k + 1)  # the invoice opens the next period; R11d links end with it
         invoice = self._new_invoice(s, k)
         if c.send_invoice[s.j]:
             invoice.due_at = env.now + self.cohort_due[c.cohort[s.j]]
