@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from . import rules
 from .cohorts import generate
 from .config import Policy, Scenario
 from .engine import Engine
@@ -84,3 +86,8 @@ def simulate_in_shards(
         invoices=stack("invoices", "invoice_id"),
         customers=stack("customers"),
     )  # fmt: skip
+
+
+def email_log(run: Run, customer_id: int, as_of: dt.date) -> pl.DataFrame:
+    """SPEC R13: the customer's email log as it reads on `as_of` (see `rules.email_log`)."""
+    return rules.email_log(run.emails, customer_id, as_of)

@@ -495,6 +495,8 @@ class Engine:
             if when >= confirm_at or when >= self.horizon:
                 break
             yield env.timeout(max(0.0, when - env.now))
+            if invoice.status != OPEN:
+                return  # paid meanwhile through another live link (R10c)
             index = k * PER_PERIOD + SLOT_CONFIRM + n
             sent = self._send(s, email_type, invoice, min(expires, s.period_end), act_index=index, earlier=n)
             if sent and sent[0]:
@@ -503,12 +505,15 @@ class Engine:
                     confirm_at, actor = at, Actor.CUSTOMER_LINK
         if confirm_at < expires and confirm_at < self.horizon:
             yield env.timeout(max(0.0, confirm_at - env.now))
-            self._pay(s, invoice, actor, 1)
+            if invoice.status == OPEN:
+                self._pay(s, invoice, actor, 1)
             return
         if expires >= self.horizon:
             yield env.timeout(self.horizon - env.now)
             return
         yield env.timeout(max(0.0, expires - env.now))
+        if invoice.status != OPEN:
+            return
         invoice.first_decline = DECLINE["authentication_expired"]
         self._event(s, EventKind.PAYMENT_EXPIRED, invoice.id, invoice.amount, DECLINE["authentication_expired"])
         self._set_status(s, SubscriptionStatus.PAST_DUE)
