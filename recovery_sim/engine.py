@@ -89,6 +89,7 @@ class Subscription:
     anchor_frac: float = 0.0
     period_end: float = math.inf
     cancel_at_period_end: bool = False
+    pending: int = 0  # scheduled customer actions not yet fired
     open_invoices: list[Invoice] = field(default_factory=list)
     activation: simpy.Event | None = None
 
@@ -241,12 +242,17 @@ class Engine:
                        live_until if link else math.inf, delivered, acts)  # fmt: skip
         return acts, (live_until if link else -math.inf)
 
-    def _at(self, when: float, callback, *args) -> None:
-        """Run `callback(*args)` at simulation time `when` (a scheduled customer action)."""
+    def _at(self, when: float, callback, s: Subscription, *args) -> None:
+        """Run `callback(s, *args)` at simulation time `when` (a scheduled customer action)."""
         if when >= self.horizon:
             return
-        event = self.env.timeout(max(0.0, when - self.env.now))
-        event.callbacks.append(lambda _event: callback(*args))
+        s.pending += 1
+
+        def fire(_event) -> None:
+            s.pending -= 1
+            callback(s, *args)
+
+        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(fire)
 
     # ---------------------------------------------------------------------------- money movements
 
@@ -336,6 +342,10 @@ class Engine:
             if not outcome:
                 return
             period += 1
+            if self.fast:
+                period = self._skip_quiet(s, period)
+                if period < 0:
+                    return
 
     def _boundary(self, s: Subscription, k: int) -> float:
         return boundary(self.start, s.anchor_day, s.anchor_frac, k, self.plan_step[self.c.plan[s.j]])
@@ -702,6 +712,82 @@ class Engine:
             handover[idx[stop & ~quiet_end]] = kk[stop & ~quiet_end]
             active[idx[stop]] = False
             k[idx[quiet]] += 1
+
+    def _skip_quiet(self, s: Subscription, k: int) -> int:
+        """Fast path inside SimPy: record the quiet periods from k on; return the next busy one (-1: none).
+
+        Only when nothing else can touch this customer meanwhile: active, nothing open, no scheduled
+        action pending. The quiet test and the rows written are those of `_record_quiet_prefix`.
+        """
+        c, b_ = self.c, self.behaviour
+        j = s.j
+        if (s.pending or s.open_invoices or s.status is not SubscriptionStatus.ACTIVE or c.send_invoice[j]
+                or c.method[j] == BOLETO):  # fmt: skip
+            return k
+        interval = self.plan_interval[c.plan[j]]
+        rate, share_3ds = self.cohort_rate[c.cohort[j]], self.cohort_3ds[c.cohort[j]]
+        churn = self._churn_chance(s)
+        card = c.method[j] == CARD
+        prev = self._boundary(s, k - 1)
+        while True:
+            renew = self._boundary(s, k)
+            reminder = rules.renewal_reminder_at(self.policy, interval, prev, renew)
+            has_reminder = reminder is not None and 0.0 <= reminder < self.horizon
+            if has_reminder and reminder < self.env.now:
+                return k  # `_period` would send it late, at now
+            if renew >= self.horizon:
+                if has_reminder and s.card_expires_at <= renew:
+                    return k
+                if has_reminder:
+                    self._quiet_reminder(s, k, reminder, renew)
+                s.period_end = renew
+                return -1
+            quiet = (
+                renew < s.card_email_at
+                and self._u(Purpose.CHURN, s, k) >= churn
+                and (not has_reminder or self._u(Purpose.REMINDER_CANCEL, s, k) >= b_.reminder_cancel_propensity)
+                and self._u(Purpose.FIRST_ATTEMPT, s, k) >= rate
+                and not (card and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < share_3ds)
+            )
+            if not quiet:
+                return k
+            if has_reminder:
+                self._quiet_reminder(s, k, reminder, renew)
+            self._quiet_renewal(s, k, renew)
+            prev = renew
+            k += 1
+
+    def _quiet_reminder(self, s: Subscription, k: int, at: float, renew: float) -> None:
+        """The R7 reminder row `_send` writes for an active card customer, at its own time."""
+        email_type = EmailType.UPCOMING_RENEWAL
+        collection = CollectionMethod.CHARGE_AUTOMATICALLY
+        delivered = rules.delivered_in_test_mode(email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode)
+        chance = self.behaviour.act_on_email.get(email_type, 0.0)
+        acted = delivered and self._u(Purpose.ACT, s, k * PER_PERIOD + SLOT_REMINDER) < chance
+        self.rec.email(at, s.id, NO_INVOICE, EMAIL[email_type], True,
+                       rules.carries_management_link(self.policy, email_type, collection), max(renew, at),
+                       delivered, acted)  # fmt: skip
+
+    def _quiet_renewal(self, s: Subscription, k: int, renew: float) -> None:
+        """The rows `_period` + `_collect` write for a renewal paid on the first attempt."""
+        amount = self.plan_price[self.c.plan[s.j]]
+        invoice = Invoice(id=s.id * 128 + k, customer=s.id, period=k, created_at=renew, amount=amount,
+                          status=PAID, paid_at=renew, attempts=1)  # fmt: skip
+        self.invoices.append(invoice)
+        rec = self.rec
+        rec.event(renew, s.id, K_CREATED, invoice.id, amount, 0, A_SYSTEM, 0)
+        recipient = RECIPIENT_KINDS[self.c.recipient[s.j]]
+        collection = CollectionMethod.CHARGE_AUTOMATICALLY
+        if self.sends[EmailType.INVOICE_FINALIZED]:
+            rec.email(renew, s.id, invoice.id, EMAIL[EmailType.INVOICE_FINALIZED], False,
+                      rules.carries_management_link(self.policy, EmailType.INVOICE_FINALIZED, collection), math.inf,
+                      rules.delivered_in_test_mode(EmailType.INVOICE_FINALIZED, recipient, self.test_mode), False)  # fmt: skip
+        rec.event(renew, s.id, K_SUCCEEDED, invoice.id, amount, 0, A_SYSTEM, 1)
+        if self.sends[EmailType.INVOICE_PAID]:
+            rec.email(renew, s.id, invoice.id, EMAIL[EmailType.INVOICE_PAID], False,
+                      rules.carries_management_link(self.policy, EmailType.INVOICE_PAID, collection), math.inf,
+                      rules.delivered_in_test_mode(EmailType.INVOICE_PAID, recipient, self.test_mode), False)  # fmt: skip
+        s.period_end = self._boundary(s, k + 1)
 
     def _bulk_email(self, email_type: EmailType, rows: np.ndarray, periods: np.ndarray, times: np.ndarray,
                     live_until: np.ndarray, act_slot: int | None = None, invoices: np.ndarray | None = None) -> None:  # fmt: skip

@@ -42,13 +42,20 @@ class _Columns:
         self.chunks: list[dict[str, np.ndarray]] = []
 
     def extend(self, **columns: np.ndarray) -> None:
+        self._flush()  # keep recording order: rows appended one by one before this chunk come first
         self.chunks.append({name: np.asarray(columns[name]) for name in self.spec})
 
+    def _flush(self) -> None:
+        if any(len(buffer) for buffer in self.buffers.values()):
+            self.chunks.append({n: np.frombuffer(self.buffers[n], dtype=c).copy() for n, c in self.spec.items()})
+            for buffer in self.buffers.values():
+                del buffer[:]
+
     def arrays(self) -> dict[str, np.ndarray]:
+        self._flush()
         out = {}
         for name, code in self.spec.items():
-            parts = [np.frombuffer(self.buffers[name], dtype=code)] if len(self.buffers[name]) else []
-            parts += [chunk[name].astype(code, copy=False) for chunk in self.chunks]
+            parts = [chunk[name].astype(code, copy=False) for chunk in self.chunks]
             out[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=code)
         return out
 
