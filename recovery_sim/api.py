@@ -75,17 +75,21 @@ def simulate_in_shards(
         parts.append(simulate(scenario, policy, seed, replication, customer_ids=ids))
         if on_shard is not None:
             on_shard(len(ids))
+
     def stack(name: str, *sort: str) -> pl.DataFrame:
         frame = pl.concat([getattr(p, name) for p in parts], how="vertical_relaxed")
         return frame.sort(list(sort), maintain_order=True) if sort else frame
 
     return Run(
-        scenario, policy, seed, replication,
+        scenario,
+        policy,
+        seed,
+        replication,
         events=stack("events", "time", "customer_id"),
         emails=stack("emails", "time", "customer_id"),
         invoices=stack("invoices", "invoice_id"),
         customers=stack("customers"),
-    )  # fmt: skip
+    )
 
 
 def email_log(run: Run, customer_id: int, as_of: dt.date) -> pl.DataFrame:

@@ -47,9 +47,13 @@ def load_policy(name_or_path: str) -> Policy:
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def headline_table(frame: pl.DataFrame, title: str) -> Table:
@@ -62,8 +66,9 @@ def headline_table(frame: pl.DataFrame, title: str) -> Table:
         if column in ("policy", "currency"):
             continue
         values = frame[column].to_list()
-        table.add_row(column, *(f"{v:.1%}" if column.endswith("rate") and v is not None else f"{v:,}"
-                                for v in values))  # fmt: skip
+        table.add_row(
+            column, *(f"{v:.1%}" if column.endswith("rate") and v is not None else f"{v:,}" for v in values)
+        )
     return table
 
 
@@ -102,8 +107,9 @@ def run(
         raise fail(str(exc)) from None
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {chosen_policy.name}", total=chosen_scenario.customers)
-        result = simulate_in_shards(chosen_scenario, chosen_policy, seed=seed,
-                                    on_shard=lambda n: bar.advance(task, n))  # fmt: skip
+        result = simulate_in_shards(
+            chosen_scenario, chosen_policy, seed=seed, on_shard=lambda n: bar.advance(task, n)
+        )
     headline = summary(result)
     out_console = Console()
     title = f"{chosen_scenario.name} × {chosen_policy.name} (seed {seed}; money in minor units)"

@@ -200,7 +200,9 @@ def generate(scenario: Scenario, streams: Streams, ids: np.ndarray | None = None
     )
 
 
-def new_card_expiry(streams: Streams, customer: int, version: int, now: float, start: dt.date) -> tuple[int, int]:
+def new_card_expiry(
+    streams: Streams, customer: int, version: int, now: float, start: dt.date
+) -> tuple[int, int]:
     """A replacement card's (exp_month, exp_year): two to five years after `now`."""
     months_ahead = 24 + int(streams.uniform(Purpose.NEW_CARD_EXPIRY, customer, version) * 36)
     today = start + dt.timedelta(days=int(now))

@@ -141,6 +141,23 @@ class Engine:
         self.cohort_3ds = [c.three_ds_share for c in scenario.cohorts]
         self.cohort_due = [c.days_until_due for c in scenario.cohorts]
         self.subs: list[Subscription] = []
+        # R3/R3b/R10b and R12 depend only on (type, collection method) and (type, recipient): decide once.
+        self._links = {
+            (t, send_invoice): (
+                rules.carries_update_link(t, method),
+                rules.carries_management_link(policy, t, method),
+            )
+            for t in EmailType
+            for send_invoice, method in (
+                (False, CollectionMethod.CHARGE_AUTOMATICALLY),
+                (True, CollectionMethod.SEND_INVOICE),
+            )
+        }
+        self._delivered = {
+            (t, r): rules.delivered_in_test_mode(t, kind, self.test_mode)
+            for t in EmailType
+            for r, kind in enumerate(RECIPIENT_KINDS)
+        }
 
     # ------------------------------------------------------------------------------------- set-up
 
@@ -185,10 +202,27 @@ class Engine:
 
     # --------------------------------------------------------------------------- helpers on state
 
-    def _event(self, s: Subscription, kind: EventKind, invoice: int = NO_INVOICE, amount: int = 0,
-               decline: int = 0, actor: Actor = Actor.SYSTEM, attempt: int = 0, at: float | None = None) -> None:  # fmt: skip
-        self.rec.event(self.env.now if at is None else at, s.id, KIND[kind], invoice, amount, decline,
-                       ACTOR[actor], attempt)  # fmt: skip
+    def _event(
+        self,
+        s: Subscription,
+        kind: EventKind,
+        invoice: int = NO_INVOICE,
+        amount: int = 0,
+        decline: int = 0,
+        actor: Actor = Actor.SYSTEM,
+        attempt: int = 0,
+        at: float | None = None,
+    ) -> None:
+        self.rec.event(
+            self.env.now if at is None else at,
+            s.id,
+            KIND[kind],
+            invoice,
+            amount,
+            decline,
+            ACTOR[actor],
+            attempt,
+        )
 
     def _set_status(self, s: Subscription, status: SubscriptionStatus, actor: Actor = Actor.SYSTEM) -> None:
         if status is s.status:
@@ -205,7 +239,11 @@ class Engine:
             self._event(s, kind, actor=actor)
 
     def _collection(self, s: Subscription) -> CollectionMethod:
-        return CollectionMethod.SEND_INVOICE if self.c.send_invoice[s.j] else CollectionMethod.CHARGE_AUTOMATICALLY
+        return (
+            CollectionMethod.SEND_INVOICE
+            if self.c.send_invoice[s.j]
+            else CollectionMethod.CHARGE_AUTOMATICALLY
+        )
 
     def _u(self, purpose: Purpose, s: Subscription, index: int) -> float:
         return self.streams.uniform(purpose, s.id, index)
@@ -213,9 +251,18 @@ class Engine:
     def _delay(self, purpose: Purpose, s: Subscription, index: int, mean: float) -> float:
         return self.streams.exponential(purpose, s.id, index, mean)
 
-    def _send(self, s: Subscription, email_type: EmailType, invoice: Invoice | None, period_end: float,
-              *, trial_end: float | None = None, act_index: int | None = None, earlier: int = 0,
-              force: bool = False) -> tuple[bool, float] | None:  # fmt: skip
+    def _send(
+        self,
+        s: Subscription,
+        email_type: EmailType,
+        invoice: Invoice | None,
+        period_end: float,
+        *,
+        trial_end: float | None = None,
+        act_index: int | None = None,
+        earlier: int = 0,
+        force: bool = False,
+    ) -> tuple[bool, float] | None:
         """Send one email if the policy has it on; return (customer acts, link live until) or None.
 
         R3/R10b decide the link, R11 its lifetime, R12 delivery; the customer acts with the scenario's
@@ -224,22 +271,32 @@ class Engine:
         if not (force or self.sends[email_type]):
             return None
         now = self.env.now
-        collection = self._collection(s)
-        link = rules.carries_update_link(email_type, collection)
+        send_invoice = bool(self.c.send_invoice[s.j])
+        link, management = self._links[email_type, send_invoice]
         live_until = math.inf
         if link:
             live_until = rules.link_live_until(
                 email_type, now, period_end, trial_end=trial_end, had_payment_method_at_trial_end=s.has_method
             )
-            link = rules.link_is_live(live_until, now, s.status, s.status_since)  # R11: never send a dead link
-        management = rules.carries_management_link(self.policy, email_type, collection)
-        delivered = rules.delivered_in_test_mode(email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode)
+            link = rules.link_is_live(
+                live_until, now, s.status, s.status_since
+            )  # R11: never send a dead link
+        delivered = self._delivered[email_type, self.c.recipient[s.j]]
         acts = False
         if delivered and act_index is not None:
             chance = self.behaviour.act_on_email.get(email_type, 0.0) * self.behaviour.fatigue**earlier
             acts = self._u(Purpose.ACT, s, act_index) < chance
-        self.rec.email(now, s.id, invoice.id if invoice else NO_INVOICE, EMAIL[email_type], link, management,
-                       live_until if link else math.inf, delivered, acts)  # fmt: skip
+        self.rec.email(
+            now,
+            s.id,
+            invoice.id if invoice else NO_INVOICE,
+            EMAIL[email_type],
+            link,
+            management,
+            live_until if link else math.inf,
+            delivered,
+            acts,
+        )
         return acts, (live_until if link else -math.inf)
 
     def _at(self, when: float, callback, s: Subscription, *args) -> None:
@@ -258,14 +315,17 @@ class Engine:
 
     def _new_invoice(self, s: Subscription, period: int) -> Invoice:
         amount = self.plan_price[self.c.plan[s.j]]
-        invoice = Invoice(id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now,
-                          amount=amount)  # fmt: skip
+        invoice = Invoice(
+            id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now, amount=amount
+        )
         self.invoices.append(invoice)
         s.open_invoices.append(invoice)
         self._event(s, EventKind.INVOICE_CREATED, invoice.id, amount)
         return invoice
 
-    def _pay(self, s: Subscription, invoice: Invoice, actor: Actor, attempt: int, kind=EventKind.PAYMENT_SUCCEEDED):
+    def _pay(
+        self, s: Subscription, invoice: Invoice, actor: Actor, attempt: int, kind=EventKind.PAYMENT_SUCCEEDED
+    ):
         invoice.status = PAID
         invoice.paid_at = self.env.now
         invoice.paid_by = ACTOR[actor]
@@ -360,7 +420,9 @@ class Engine:
         new_signup = k == 0 and c.signup_at[s.j] >= 0 and c.trial_days[s.j] == 0
         reminder = None
         if k > 0:
-            reminder = rules.renewal_reminder_at(self.policy, self.plan_interval[c.plan[s.j]], period_start, renew_at)
+            reminder = rules.renewal_reminder_at(
+                self.policy, self.plan_interval[c.plan[s.j]], period_start, renew_at
+            )
         if reminder is not None and 0.0 <= reminder < self.horizon:
             yield env.timeout(max(0.0, reminder - env.now))
             if s.ended:
@@ -372,8 +434,13 @@ class Engine:
                 if self._u(Purpose.REMINDER_CANCEL, s, k) < b_.reminder_cancel_propensity:
                     s.cancel_at_period_end = True
                 if acts and s.card_expires_at <= renew_at:
-                    self._at(env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
-                             self._follow_link, s, live_until, k)  # fmt: skip
+                    self._at(
+                        env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
+                        self._follow_link,
+                        s,
+                        live_until,
+                        k,
+                    )
         if renew_at >= self.horizon:
             return False
         yield env.timeout(max(0.0, renew_at - env.now))
@@ -415,7 +482,10 @@ class Engine:
         if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[c.cohort[s.j]]:
             pick = int(np.searchsorted(self.decline_edges, self._u(Purpose.DECLINE_CODE, s, k), side="right"))
             return "failed", self.decline_ids[min(pick, len(self.decline_ids) - 1)]
-        if c.method[s.j] == CARD and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[c.cohort[s.j]]:
+        if (
+            c.method[s.j] == CARD
+            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[c.cohort[s.j]]
+        ):
             return "confirm", 0
         return "paid", 0
 
@@ -432,14 +502,27 @@ class Engine:
             invoice.first_decline = decline
             yield from self._dunning(s, invoice, decline)
 
-    def _failed_attempt(self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float) -> None:
+    def _failed_attempt(
+        self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float
+    ) -> None:
         """Record a failed attempt; R4 email after each one; schedule the customer's reaction."""
-        self._event(s, EventKind.PAYMENT_FAILED, invoice.id, invoice.amount, decline, Actor.RETRY if attempt > 1
-                    else Actor.SYSTEM, attempt)  # fmt: skip
-        if not rules.payment_failed_email_due(self.policy, self._collection(s), METHOD_KINDS[self.c.method[s.j]]):
+        self._event(
+            s,
+            EventKind.PAYMENT_FAILED,
+            invoice.id,
+            invoice.amount,
+            decline,
+            Actor.RETRY if attempt > 1 else Actor.SYSTEM,
+            attempt,
+        )
+        if not rules.payment_failed_email_due(
+            self.policy, self._collection(s), METHOD_KINDS[self.c.method[s.j]]
+        ):
             return
         index = invoice.period * PER_PERIOD + attempt
-        sent = self._send(s, EmailType.PAYMENT_FAILED, invoice, s.period_end, act_index=index, earlier=attempt - 1)
+        sent = self._send(
+            s, EmailType.PAYMENT_FAILED, invoice, s.period_end, act_index=index, earlier=attempt - 1
+        )
         if sent and sent[0]:
             when = self.env.now + self._delay(Purpose.ACT_DELAY, s, index, self.behaviour.act_delay_days)
             self._at(when, self._follow_link, s, sent[1], invoice.period)
@@ -452,8 +535,11 @@ class Engine:
         self._set_status(s, SubscriptionStatus.PAST_DUE)
         self._failed_attempt(s, invoice, decline, 1, t0)
         if self._u(Purpose.SPONTANEOUS_FIX, s, k) < b_.spontaneous_fix_rate:
-            self._at(t0 + self._delay(Purpose.SPONTANEOUS_DELAY, s, k, b_.spontaneous_fix_delay_days),
-                     self._self_update, s)  # fmt: skip
+            self._at(
+                t0 + self._delay(Purpose.SPONTANEOUS_DELAY, s, k, b_.spontaneous_fix_delay_days),
+                self._self_update,
+                s,
+            )
         hard = self.decline_hard.get(decline, False) and not self.policy.retries.retry_hard_declines
         offsets = self.retry_offsets
         for attempt, offset in enumerate(offsets, start=2):
@@ -469,7 +555,9 @@ class Engine:
             elif self.c.method[s.j] == CARD and s.card_expires_at <= env.now:
                 success, decline = False, DECLINE[EXPIRED_CARD]
             else:
-                success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(decline, 0.0)
+                success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(
+                    decline, 0.0
+                )
             if success:
                 self._pay(s, invoice, Actor.RETRY, attempt)
                 return
@@ -499,8 +587,10 @@ class Engine:
             confirm_at = t0 + self._delay(Purpose.CONFIRM_DELAY, s, k, (expires - t0) / 2)
         actor = Actor.CUSTOMER_SELF
         emails = [(t0, EmailType.PAYMENT_ACTION_REQUIRED)]
-        emails += [(t, EmailType.PAYMENT_ACTION_REMINDER) for t in rules.confirmation_reminder_times(
-            self.policy, t0, expires)]  # fmt: skip
+        emails += [
+            (t, EmailType.PAYMENT_ACTION_REMINDER)
+            for t in rules.confirmation_reminder_times(self.policy, t0, expires)
+        ]
         for n, (when, email_type) in enumerate(emails):
             if when >= confirm_at or when >= self.horizon:
                 break
@@ -525,7 +615,9 @@ class Engine:
         if invoice.status != OPEN:
             return
         invoice.first_decline = DECLINE["authentication_expired"]
-        self._event(s, EventKind.PAYMENT_EXPIRED, invoice.id, invoice.amount, DECLINE["authentication_expired"])
+        self._event(
+            s, EventKind.PAYMENT_EXPIRED, invoice.id, invoice.amount, DECLINE["authentication_expired"]
+        )
         self._set_status(s, SubscriptionStatus.PAST_DUE)
         self._end_of_dunning(s, invoice)
 
@@ -546,7 +638,9 @@ class Engine:
             if invoice.status != OPEN or s.status is SubscriptionStatus.CANCELED:
                 return
             index = k * PER_PERIOD + SLOT_INVOICE_REMINDER + n
-            sent = self._send(s, EmailType.INVOICE_REMINDER, invoice, invoice.due_at, act_index=index, earlier=n)
+            sent = self._send(
+                s, EmailType.INVOICE_REMINDER, invoice, invoice.due_at, act_index=index, earlier=n
+            )
             if sent and sent[0]:
                 pay_at = min(pay_at, when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days))
         settle = min(pay_at, write_off)
@@ -577,12 +671,18 @@ class Engine:
         reminder = rules.trial_reminder_at(self.policy, start, end)
         if reminder is not None and reminder < self.horizon:
             yield env.timeout(max(0.0, reminder - env.now))
-            sent = self._send(s, EmailType.TRIAL_WILL_END, None, end, trial_end=end,
-                              act_index=SLOT_TRIAL, earlier=0)  # fmt: skip
+            sent = self._send(
+                s, EmailType.TRIAL_WILL_END, None, end, trial_end=end, act_index=SLOT_TRIAL, earlier=0
+            )
             if sent and sent[0] and not s.has_method:
                 links.append(sent[1])
-                self._at(env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_TRIAL, b_.act_delay_days),
-                         self._follow_link, s, sent[1], 0)  # fmt: skip
+                self._at(
+                    env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_TRIAL, b_.act_delay_days),
+                    self._follow_link,
+                    s,
+                    sent[1],
+                    0,
+                )
         if end >= self.horizon:
             return -1
         yield env.timeout(max(0.0, end - env.now))
@@ -598,12 +698,24 @@ class Engine:
         invoice.at_risk = True
         self._set_status(s, rules.status_at_trial_end(False))
         s.activation = env.event()
-        sent = self._send(s, EmailType.TRIAL_ENDED_PAUSED, invoice, math.inf, trial_end=end,
-                          act_index=SLOT_PAUSED, earlier=1)  # fmt: skip
+        sent = self._send(
+            s,
+            EmailType.TRIAL_ENDED_PAUSED,
+            invoice,
+            math.inf,
+            trial_end=end,
+            act_index=SLOT_PAUSED,
+            earlier=1,
+        )
         if sent and sent[0]:
             links.append(sent[1])
-            self._at(env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_PAUSED, b_.act_delay_days),
-                     self._follow_link, s, sent[1], 0)  # fmt: skip
+            self._at(
+                env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_PAUSED, b_.act_delay_days),
+                self._follow_link,
+                s,
+                sent[1],
+                0,
+            )
         deadline = min(max(links, default=env.now), self.horizon)
         if deadline > env.now:
             yield s.activation | env.timeout(deadline - env.now)
@@ -628,8 +740,13 @@ class Engine:
         index = CARD_INDEX + version
         sent = self._send(s, EmailType.CARD_EXPIRING, None, s.period_end, act_index=index)
         if sent and sent[0]:
-            self._at(env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
-                     self._follow_link, s, sent[1], -1)  # fmt: skip
+            self._at(
+                env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
+                self._follow_link,
+                s,
+                sent[1],
+                -1,
+            )
         if self._u(Purpose.CARD_SELF_UPDATE, s, index) < b_.card_self_update_before_expiry:
             when = email_at + self._u(Purpose.SPONTANEOUS_DELAY, s, index) * (expires - email_at)
             self._at(when, self._card_self_update, s, version)
@@ -658,14 +775,18 @@ class Engine:
         row `_period` writes for that period, in the same order.
         """
         c, policy, b_ = self.c, self.policy, self.behaviour
-        n = len(c)
         step = np.array(self.plan_step, dtype=np.int64)[c.plan]
         price = np.array(self.plan_price, dtype=np.int64)[c.plan]
         rate = np.array(self.cohort_rate)[c.cohort]
         share_3ds = np.array(self.cohort_3ds)[c.cohort]
         churn = 1.0 - (1.0 - b_.voluntary_churn_monthly) ** step
-        interval_on = np.array([policy.emails.upcoming_renewal and i in policy.emails.upcoming_renewal_intervals
-                                for i in self.plan_interval], dtype=bool)[c.plan]  # fmt: skip
+        interval_on = np.array(
+            [
+                policy.emails.upcoming_renewal and i in policy.emails.upcoming_renewal_intervals
+                for i in self.plan_interval
+            ],
+            dtype=bool,
+        )[c.plan]
         card_email_at = np.array([s.card_email_at for s in self.subs])
         is_card = c.method == CARD
         eligible = (c.trial_days == 0) & ~c.send_invoice & (c.method != BOLETO)
@@ -689,22 +810,35 @@ class Engine:
                 in_horizon
                 & (renew < card_email_at[idx])
                 & (new_signup | (st.uniforms(Purpose.CHURN, ids, kk) >= churn[idx]))
-                & (~has_reminder | (st.uniforms(Purpose.REMINDER_CANCEL, ids, kk) >= b_.reminder_cancel_propensity))
+                & (
+                    ~has_reminder
+                    | (st.uniforms(Purpose.REMINDER_CANCEL, ids, kk) >= b_.reminder_cancel_propensity)
+                )
                 & (
                     new_signup
                     | (
                         (st.uniforms(Purpose.FIRST_ATTEMPT, ids, kk) >= rate[idx])
-                        & ~(is_card[idx] & (st.uniforms(Purpose.NEEDS_CONFIRMATION, ids, kk) < share_3ds[idx]))
+                        & ~(
+                            is_card[idx] & (st.uniforms(Purpose.NEEDS_CONFIRMATION, ids, kk) < share_3ds[idx])
+                        )
                     )
                 )
             )
             quiet_end = ~in_horizon & (~has_reminder | (c.card_expires_at[idx] > renew))
             remind = has_reminder & (quiet | quiet_end)
             if remind.any():
-                self._bulk_email(EmailType.UPCOMING_RENEWAL, idx[remind], kk[remind], reminder[remind],
-                                 renew[remind], act_slot=SLOT_REMINDER)  # fmt: skip
+                self._bulk_email(
+                    EmailType.UPCOMING_RENEWAL,
+                    idx[remind],
+                    kk[remind],
+                    reminder[remind],
+                    renew[remind],
+                    act_slot=SLOT_REMINDER,
+                )
             if quiet.any():
-                self._bulk_quiet_period(idx[quiet], kk[quiet], renew[quiet], price[idx[quiet]], new_signup[quiet])
+                self._bulk_quiet_period(
+                    idx[quiet], kk[quiet], renew[quiet], price[idx[quiet]], new_signup[quiet]
+                )
             for j, end in zip(idx[quiet_end].tolist(), renew[quiet_end].tolist(), strict=True):
                 if card_email_at[j] < self.horizon:
                     self.subs[j].period_end = end  # what `_period` would have set, for R11d card links
@@ -721,8 +855,13 @@ class Engine:
         """
         c, b_ = self.c, self.behaviour
         j = s.j
-        if (s.pending or s.open_invoices or s.status is not SubscriptionStatus.ACTIVE or c.send_invoice[j]
-                or c.method[j] == BOLETO):  # fmt: skip
+        if (
+            s.pending
+            or s.open_invoices
+            or s.status is not SubscriptionStatus.ACTIVE
+            or c.send_invoice[j]
+            or c.method[j] == BOLETO
+        ):
             return k
         interval = self.plan_interval[c.plan[j]]
         rate, share_3ds = self.cohort_rate[c.cohort[j]], self.cohort_3ds[c.cohort[j]]
@@ -745,7 +884,10 @@ class Engine:
             quiet = (
                 renew < s.card_email_at
                 and self._u(Purpose.CHURN, s, k) >= churn
-                and (not has_reminder or self._u(Purpose.REMINDER_CANCEL, s, k) >= b_.reminder_cancel_propensity)
+                and (
+                    not has_reminder
+                    or self._u(Purpose.REMINDER_CANCEL, s, k) >= b_.reminder_cancel_propensity
+                )
                 and self._u(Purpose.FIRST_ATTEMPT, s, k) >= rate
                 and not (card and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < share_3ds)
             )
@@ -761,36 +903,78 @@ class Engine:
         """The R7 reminder row `_send` writes for an active card customer, at its own time."""
         email_type = EmailType.UPCOMING_RENEWAL
         collection = CollectionMethod.CHARGE_AUTOMATICALLY
-        delivered = rules.delivered_in_test_mode(email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode)
+        delivered = rules.delivered_in_test_mode(
+            email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode
+        )
         chance = self.behaviour.act_on_email.get(email_type, 0.0)
         acted = delivered and self._u(Purpose.ACT, s, k * PER_PERIOD + SLOT_REMINDER) < chance
-        self.rec.email(at, s.id, NO_INVOICE, EMAIL[email_type], True,
-                       rules.carries_management_link(self.policy, email_type, collection), max(renew, at),
-                       delivered, acted)  # fmt: skip
+        self.rec.email(
+            at,
+            s.id,
+            NO_INVOICE,
+            EMAIL[email_type],
+            True,
+            rules.carries_management_link(self.policy, email_type, collection),
+            max(renew, at),
+            delivered,
+            acted,
+        )
 
     def _quiet_renewal(self, s: Subscription, k: int, renew: float) -> None:
         """The rows `_period` + `_collect` write for a renewal paid on the first attempt."""
         amount = self.plan_price[self.c.plan[s.j]]
-        invoice = Invoice(id=s.id * 128 + k, customer=s.id, period=k, created_at=renew, amount=amount,
-                          status=PAID, paid_at=renew, attempts=1)  # fmt: skip
+        invoice = Invoice(
+            id=s.id * 128 + k,
+            customer=s.id,
+            period=k,
+            created_at=renew,
+            amount=amount,
+            status=PAID,
+            paid_at=renew,
+            attempts=1,
+        )
         self.invoices.append(invoice)
         rec = self.rec
         rec.event(renew, s.id, K_CREATED, invoice.id, amount, 0, A_SYSTEM, 0)
         recipient = RECIPIENT_KINDS[self.c.recipient[s.j]]
         collection = CollectionMethod.CHARGE_AUTOMATICALLY
         if self.sends[EmailType.INVOICE_FINALIZED]:
-            rec.email(renew, s.id, invoice.id, EMAIL[EmailType.INVOICE_FINALIZED], False,
-                      rules.carries_management_link(self.policy, EmailType.INVOICE_FINALIZED, collection), math.inf,
-                      rules.delivered_in_test_mode(EmailType.INVOICE_FINALIZED, recipient, self.test_mode), False)  # fmt: skip
+            rec.email(
+                renew,
+                s.id,
+                invoice.id,
+                EMAIL[EmailType.INVOICE_FINALIZED],
+                False,
+                rules.carries_management_link(self.policy, EmailType.INVOICE_FINALIZED, collection),
+                math.inf,
+                rules.delivered_in_test_mode(EmailType.INVOICE_FINALIZED, recipient, self.test_mode),
+                False,
+            )
         rec.event(renew, s.id, K_SUCCEEDED, invoice.id, amount, 0, A_SYSTEM, 1)
         if self.sends[EmailType.INVOICE_PAID]:
-            rec.email(renew, s.id, invoice.id, EMAIL[EmailType.INVOICE_PAID], False,
-                      rules.carries_management_link(self.policy, EmailType.INVOICE_PAID, collection), math.inf,
-                      rules.delivered_in_test_mode(EmailType.INVOICE_PAID, recipient, self.test_mode), False)  # fmt: skip
+            rec.email(
+                renew,
+                s.id,
+                invoice.id,
+                EMAIL[EmailType.INVOICE_PAID],
+                False,
+                rules.carries_management_link(self.policy, EmailType.INVOICE_PAID, collection),
+                math.inf,
+                rules.delivered_in_test_mode(EmailType.INVOICE_PAID, recipient, self.test_mode),
+                False,
+            )
         s.period_end = self._boundary(s, k + 1)
 
-    def _bulk_email(self, email_type: EmailType, rows: np.ndarray, periods: np.ndarray, times: np.ndarray,
-                    live_until: np.ndarray, act_slot: int | None = None, invoices: np.ndarray | None = None) -> None:  # fmt: skip
+    def _bulk_email(
+        self,
+        email_type: EmailType,
+        rows: np.ndarray,
+        periods: np.ndarray,
+        times: np.ndarray,
+        live_until: np.ndarray,
+        act_slot: int | None = None,
+        invoices: np.ndarray | None = None,
+    ) -> None:
         """`_send` for many charge_automatically customers at once, in quiet periods (status active)."""
         collection = CollectionMethod.CHARGE_AUTOMATICALLY
         ids = self.c.ids[rows]
@@ -804,7 +988,9 @@ class Engine:
         acted = np.zeros(len(rows), dtype=bool)
         if act_slot is not None:
             chance = self.behaviour.act_on_email.get(email_type, 0.0)
-            acted = delivered & (self.streams.uniforms(Purpose.ACT, ids, periods * PER_PERIOD + act_slot) < chance)
+            acted = delivered & (
+                self.streams.uniforms(Purpose.ACT, ids, periods * PER_PERIOD + act_slot) < chance
+            )
         n = len(rows)
         self.rec.emails.extend(
             time=times,
@@ -818,8 +1004,14 @@ class Engine:
             acted=acted,
         )
 
-    def _bulk_quiet_period(self, rows: np.ndarray, periods: np.ndarray, renew: np.ndarray, price: np.ndarray,
-                           new_signup: np.ndarray) -> None:  # fmt: skip
+    def _bulk_quiet_period(
+        self,
+        rows: np.ndarray,
+        periods: np.ndarray,
+        renew: np.ndarray,
+        price: np.ndarray,
+        new_signup: np.ndarray,
+    ) -> None:
         """What `_period` + `_collect` record for periods paid on the first attempt."""
         ids = self.c.ids[rows]
         invoice_ids = ids * 128 + periods
@@ -829,29 +1021,70 @@ class Engine:
         system = np.full(n, A_SYSTEM)
         if new_signup.any():
             at = np.flatnonzero(new_signup)
-            self.rec.events.extend(time=renew[at], customer_id=ids[at], invoice_id=none[at],
-                                   kind=np.full(len(at), KIND[EventKind.SUBSCRIPTION_CREATED]), amount=zeros[at],
-                                   decline=zeros[at], actor=system[at], attempt=zeros[at])  # fmt: skip
-        self.rec.events.extend(time=renew, customer_id=ids, invoice_id=invoice_ids, kind=np.full(n, K_CREATED),
-                               amount=price, decline=zeros, actor=system, attempt=zeros)  # fmt: skip
+            self.rec.events.extend(
+                time=renew[at],
+                customer_id=ids[at],
+                invoice_id=none[at],
+                kind=np.full(len(at), KIND[EventKind.SUBSCRIPTION_CREATED]),
+                amount=zeros[at],
+                decline=zeros[at],
+                actor=system[at],
+                attempt=zeros[at],
+            )
+        self.rec.events.extend(
+            time=renew,
+            customer_id=ids,
+            invoice_id=invoice_ids,
+            kind=np.full(n, K_CREATED),
+            amount=price,
+            decline=zeros,
+            actor=system,
+            attempt=zeros,
+        )
         if self.sends[EmailType.INVOICE_FINALIZED]:
             self._bulk_email(EmailType.INVOICE_FINALIZED, rows, periods, renew, renew, invoices=invoice_ids)
-        self.rec.events.extend(time=renew, customer_id=ids, invoice_id=invoice_ids, kind=np.full(n, K_SUCCEEDED),
-                               amount=price, decline=zeros, actor=system, attempt=np.ones(n, dtype=np.int64))  # fmt: skip
+        self.rec.events.extend(
+            time=renew,
+            customer_id=ids,
+            invoice_id=invoice_ids,
+            kind=np.full(n, K_SUCCEEDED),
+            amount=price,
+            decline=zeros,
+            actor=system,
+            attempt=np.ones(n, dtype=np.int64),
+        )
         if self.sends[EmailType.INVOICE_PAID]:
             self._bulk_email(EmailType.INVOICE_PAID, rows, periods, renew, renew, invoices=invoice_ids)
         self.rec.invoices.extend(
-            invoice_id=invoice_ids, customer_id=ids, period=periods, created_at=renew, amount=price,
-            status=np.full(n, PAID), paid_at=renew, attempts=np.ones(n, dtype=np.int64), first_decline=zeros,
-            at_risk=np.zeros(n, dtype=bool), paid_by=system, due_at=np.full(n, math.inf),
-        )  # fmt: skip
+            invoice_id=invoice_ids,
+            customer_id=ids,
+            period=periods,
+            created_at=renew,
+            amount=price,
+            status=np.full(n, PAID),
+            paid_at=renew,
+            attempts=np.ones(n, dtype=np.int64),
+            first_decline=zeros,
+            at_risk=np.zeros(n, dtype=bool),
+            paid_by=system,
+            due_at=np.full(n, math.inf),
+        )
 
     def _flush_invoices(self) -> None:
         for inv in self.invoices:
-            self.rec.invoice({
-                "invoice_id": inv.id, "customer_id": inv.customer, "period": inv.period,
-                "created_at": inv.created_at, "amount": inv.amount, "status": inv.status,
-                "paid_at": inv.paid_at, "attempts": inv.attempts, "first_decline": inv.first_decline,
-                "at_risk": inv.at_risk, "paid_by": inv.paid_by, "due_at": inv.due_at,
-            })  # fmt: skip
-
+            self.rec.invoice(
+                {
+                    "invoice_id": inv.id,
+                    "customer_id": inv.customer,
+                    "period": inv.period,
+                    "created_at": inv.created_at,
+                    "amount": inv.amount,
+                    "status": inv.status,
+                    "paid_at": inv.paid_at,
+                    "attempts": inv.attempts,
+                    "first_decline": inv.first_decline,
+                    "at_risk": inv.at_risk,
+                    "paid_by": inv.paid_by,
+                    "due_at": inv.due_at,
+                }
+            )

@@ -47,7 +47,9 @@ class _Columns:
 
     def _flush(self) -> None:
         if any(len(buffer) for buffer in self.buffers.values()):
-            self.chunks.append({n: np.frombuffer(self.buffers[n], dtype=c).copy() for n, c in self.spec.items()})
+            self.chunks.append(
+                {n: np.frombuffer(self.buffers[n], dtype=c).copy() for n, c in self.spec.items()}
+            )
             for buffer in self.buffers.values():
                 del buffer[:]
 
@@ -63,26 +65,69 @@ class _Columns:
 class Recorder:
     """Where the engine writes events, emails and invoices."""
 
-    EVENT_COLUMNS = {"time": "d", "customer_id": "q", "invoice_id": "q", "kind": "b", "amount": "q",
-                     "decline": "b", "actor": "b", "attempt": "b"}  # fmt: skip
-    EMAIL_COLUMNS = {"time": "d", "customer_id": "q", "invoice_id": "q", "email_type": "b",
-                     "link_included": "b", "management_link": "b", "link_live_until": "d",
-                     "delivered": "b", "acted": "b"}  # fmt: skip
-    INVOICE_COLUMNS = {"invoice_id": "q", "customer_id": "q", "period": "h", "created_at": "d", "amount": "q",
-                       "status": "b", "paid_at": "d", "attempts": "b", "first_decline": "b",
-                       "at_risk": "b", "paid_by": "b", "due_at": "d"}  # fmt: skip
+    EVENT_COLUMNS = {
+        "time": "d",
+        "customer_id": "q",
+        "invoice_id": "q",
+        "kind": "b",
+        "amount": "q",
+        "decline": "b",
+        "actor": "b",
+        "attempt": "b",
+    }
+    EMAIL_COLUMNS = {
+        "time": "d",
+        "customer_id": "q",
+        "invoice_id": "q",
+        "email_type": "b",
+        "link_included": "b",
+        "management_link": "b",
+        "link_live_until": "d",
+        "delivered": "b",
+        "acted": "b",
+    }
+    INVOICE_COLUMNS = {
+        "invoice_id": "q",
+        "customer_id": "q",
+        "period": "h",
+        "created_at": "d",
+        "amount": "q",
+        "status": "b",
+        "paid_at": "d",
+        "attempts": "b",
+        "first_decline": "b",
+        "at_risk": "b",
+        "paid_by": "b",
+        "due_at": "d",
+    }
 
     def __init__(self) -> None:
         self.events = _Columns(self.EVENT_COLUMNS)
         self.emails = _Columns(self.EMAIL_COLUMNS)
         self.invoices = _Columns(self.INVOICE_COLUMNS)
         e = self.events.buffers
-        self._ev = (e["time"].append, e["customer_id"].append, e["invoice_id"].append, e["kind"].append,
-                    e["amount"].append, e["decline"].append, e["actor"].append, e["attempt"].append)  # fmt: skip
+        self._ev = (
+            e["time"].append,
+            e["customer_id"].append,
+            e["invoice_id"].append,
+            e["kind"].append,
+            e["amount"].append,
+            e["decline"].append,
+            e["actor"].append,
+            e["attempt"].append,
+        )
         m = self.emails.buffers
-        self._em = (m["time"].append, m["customer_id"].append, m["invoice_id"].append, m["email_type"].append,
-                    m["link_included"].append, m["management_link"].append, m["link_live_until"].append,
-                    m["delivered"].append, m["acted"].append)  # fmt: skip
+        self._em = (
+            m["time"].append,
+            m["customer_id"].append,
+            m["invoice_id"].append,
+            m["email_type"].append,
+            m["link_included"].append,
+            m["management_link"].append,
+            m["link_live_until"].append,
+            m["delivered"].append,
+            m["acted"].append,
+        )
 
     def event(
         self,
@@ -120,35 +165,58 @@ class Recorder:
             b[name].append(row[name])
 
 
+def _decode(codes: np.ndarray, names: list[str], dtype: pl.DataType) -> pl.Series:
+    """Integer codes → labels, vectorised (much faster than indexing a numpy string array)."""
+    return pl.Series(codes).replace_strict(list(range(len(names))), names, return_dtype=dtype)
+
+
 def _at(time: pl.Expr, start: dt.date) -> pl.Expr:
     """Simulation days → UTC datetimes (microsecond precision)."""
     origin = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-    return (pl.lit(origin) + pl.duration(microseconds=(time * 86_400_000_000).round(0).cast(pl.Int64))).dt.cast_time_unit("us")
+    return (
+        pl.lit(origin) + pl.duration(microseconds=(time * 86_400_000_000).round(0).cast(pl.Int64))
+    ).dt.cast_time_unit("us")
 
 
 def frames(
     recorder: Recorder, start: dt.date, customer_ids: np.ndarray, currencies: np.ndarray
 ) -> dict[str, pl.DataFrame]:
     """The three frames of a run, sorted by time and customer (ties keep each customer's recording order)."""
-    def currency_of(ids: np.ndarray) -> np.ndarray:
-        return currencies[np.searchsorted(customer_ids, ids)] if len(ids) else currencies[:0]
+    names, per_customer = np.unique(np.asarray(currencies, dtype=str), return_inverse=True)
+
+    def currency_of(ids: np.ndarray) -> pl.Series:
+        codes = per_customer[np.searchsorted(customer_ids, ids)] if len(ids) else np.zeros(0, np.int64)
+        return _decode(codes, list(names), pl.String).cast(pl.Categorical)
 
     ev = recorder.events.arrays()
-    events = pl.DataFrame(ev).with_columns(
-        pl.Series("kind", np.array([k.value for k in EVENT_KINDS])[ev["kind"]], dtype=EventKindEnum),
-        pl.Series("actor", np.array([a.value for a in ACTORS])[ev["actor"]], dtype=ActorEnum),
-        pl.Series("decline_code", np.array(DECLINES)[ev["decline"]], dtype=DeclineEnum),
-        pl.Series("currency", currency_of(ev["customer_id"]), dtype=pl.Categorical),
-        pl.when(pl.col("invoice_id") >= 0).then(pl.col("invoice_id")).alias("invoice_id"),
-    ).drop("decline")
+    events = (
+        pl.DataFrame(ev)
+        .with_columns(
+            _decode(ev["kind"], [k.value for k in EVENT_KINDS], EventKindEnum).alias("kind"),
+            _decode(ev["actor"], [a.value for a in ACTORS], ActorEnum).alias("actor"),
+            _decode(ev["decline"], DECLINES, DeclineEnum).alias("decline_code"),
+            currency_of(ev["customer_id"]).alias("currency"),
+            pl.when(pl.col("invoice_id") >= 0).then(pl.col("invoice_id")).alias("invoice_id"),
+        )
+        .drop("decline")
+    )
     events = events.with_row_index("seq").sort(["time", "customer_id", "seq"]).drop("seq")
     events = events.with_columns(_at(pl.col("time"), start).alias("at")).select(
-        "time", "at", "customer_id", "invoice_id", "kind", "amount", "currency", "decline_code", "actor", "attempt"
+        "time",
+        "at",
+        "customer_id",
+        "invoice_id",
+        "kind",
+        "amount",
+        "currency",
+        "decline_code",
+        "actor",
+        "attempt",
     )
 
     em = recorder.emails.arrays()
     emails = pl.DataFrame(em).with_columns(
-        pl.Series("email_type", np.array([t.value for t in EMAIL_TYPES])[em["email_type"]], dtype=EmailTypeEnum),
+        _decode(em["email_type"], [t.value for t in EMAIL_TYPES], EmailTypeEnum).alias("email_type"),
         pl.col("link_included").cast(pl.Boolean),
         pl.col("management_link").cast(pl.Boolean),
         pl.col("delivered").cast(pl.Boolean),
@@ -160,17 +228,31 @@ def frames(
     emails = emails.with_columns(
         _at(pl.col("time"), start).alias("sent_at"),
         pl.when(pl.col("link_included") & live.is_finite()).then(_at(live, start)).alias("link_live_until"),
-    ).select("time", "sent_at", "customer_id", "invoice_id", "email_type", "link_included",
-             "link_live_until", "management_link", "delivered", "acted")  # fmt: skip
+    ).select(
+        "time",
+        "sent_at",
+        "customer_id",
+        "invoice_id",
+        "email_type",
+        "link_included",
+        "link_live_until",
+        "management_link",
+        "delivered",
+        "acted",
+    )
 
     inv = recorder.invoices.arrays()
-    invoices = pl.DataFrame(inv).with_columns(
-        pl.Series("status", np.array([s.value for s in INVOICE_STATUSES])[inv["status"]], dtype=InvoiceStatusEnum),
-        pl.Series("first_decline", np.array(DECLINES)[inv["first_decline"]], dtype=DeclineEnum),
-        pl.Series("paid_by", np.array([a.value for a in ACTORS])[inv["paid_by"]], dtype=ActorEnum),
-        pl.Series("currency", currency_of(inv["customer_id"]), dtype=pl.Categorical),
-        pl.col("at_risk").cast(pl.Boolean),
-        pl.when(pl.col("paid_at").is_finite()).then(pl.col("paid_at")).alias("paid_at"),
-        pl.when(pl.col("due_at").is_finite()).then(pl.col("due_at")).alias("due_at"),
-    ).sort("invoice_id")
+    invoices = (
+        pl.DataFrame(inv)
+        .with_columns(
+            _decode(inv["status"], [s.value for s in INVOICE_STATUSES], InvoiceStatusEnum).alias("status"),
+            _decode(inv["first_decline"], DECLINES, DeclineEnum).alias("first_decline"),
+            _decode(inv["paid_by"], [a.value for a in ACTORS], ActorEnum).alias("paid_by"),
+            currency_of(inv["customer_id"]).alias("currency"),
+            pl.col("at_risk").cast(pl.Boolean),
+            pl.when(pl.col("paid_at").is_finite()).then(pl.col("paid_at")).alias("paid_at"),
+            pl.when(pl.col("due_at").is_finite()).then(pl.col("due_at")).alias("due_at"),
+        )
+        .sort("invoice_id")
+    )
     return {"events": events, "emails": emails, "invoices": invoices}

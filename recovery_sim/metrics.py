@@ -79,6 +79,16 @@ def summary(run) -> pl.DataFrame:
         .with_columns(pl.col("emails_sent").fill_null(0), pl.lit(run.policy.name).alias("policy"))
     )
     return table.select(
-        "policy", "currency", "customers", "invoices", *MONEY, "recovery_rate", "at_risk_invoices",
-        "recovered_invoices", "involuntary_churn", "paused_never_activated", "voluntary_churn", "emails_sent",
+        "policy",
+        "currency",
+        "customers",
+        "invoices",
+        *MONEY,
+        "recovery_rate",
+        "at_risk_invoices",
+        "recovered_invoices",
+        "involuntary_churn",
+        "paused_never_activated",
+        "voluntary_churn",
+        "emails_sent",
     ).sort("currency")

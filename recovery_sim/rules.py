@@ -177,7 +177,9 @@ def card_expires_at(exp_month: int, exp_year: int, start_date: dt.date) -> float
     return float((first_after - start_date).days)
 
 
-def card_expiring_email_at(policy: Policy, exp_month: int, exp_year: int, start_date: dt.date) -> float | None:
+def card_expiring_email_at(
+    policy: Policy, exp_month: int, exp_year: int, start_date: dt.date
+) -> float | None:
     """R9: one calendar month before the card stops working."""
     if not policy.emails.card_expiring:
         return None
@@ -195,7 +197,7 @@ def carries_update_link(email_type: EmailType, collection_method: CollectionMeth
 def carries_management_link(
     policy: Policy, email_type: EmailType, collection_method: CollectionMethod
 ) -> bool:
-    """R3b: the subscription-management link, when configured; hosted pages never go to send_invoice (R10b)."""
+    """R3b: the subscription-management link when configured; never a hosted page on send_invoice (R10b)."""
     setting = policy.links.subscription_management
     if setting == "none" or email_type not in MANAGEMENT_LINK_TYPES:
         return False
@@ -224,7 +226,9 @@ def link_live_until(
     return max(until, sent_at)
 
 
-def link_is_live(live_until: float, at: float, status: SubscriptionStatus, status_since: float = -NEVER) -> bool:
+def link_is_live(
+    live_until: float, at: float, status: SubscriptionStatus, status_since: float = -NEVER
+) -> bool:
     """R11: a link works before its deadline and while the subscription is not canceled/expired/unpaid.
 
     R11b: the status kills the link as soon as it holds, so a status reached at `status_since` ≤ `at`
