@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
 import tomllib
 import zoneinfo
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated

@@ -49,7 +49,9 @@ class EmailContext(BaseModel):
     next_attempt_at: AwareDatetime | None = None
     payment_expires_at: AwareDatetime | None = Field(None, description="R8: when a pending payment expires")
     link_live_until: AwareDatetime | None = Field(None, description="None: computed by rules.link_live_until")
-    link_included: bool | None = Field(None, description="a replayed log's verdict; None lets the rules decide")
+    link_included: bool | None = Field(
+        None, description="a replayed log's verdict; None lets the rules decide"
+    )
     subscription_status: SubscriptionStatus = SubscriptionStatus.ACTIVE
     status_since: AwareDatetime | None = None
     cancellation_reason: CancellationReason | None = None
@@ -80,7 +82,9 @@ class EmailContext(BaseModel):
             return cls.model_validate(context)
         except ValidationError as exc:
             allowed = ", ".join(cls.model_fields)
-            raise ConfigError(f"{format_validation_error('email context', exc)}\nallowed fields: {allowed}") from exc
+            raise ConfigError(
+                f"{format_validation_error('email context', exc)}\nallowed fields: {allowed}"
+            ) from exc
 
     def with_facts(self, **facts: Any) -> EmailContext:
         """A validated copy with some facts changed."""

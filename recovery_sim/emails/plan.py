@@ -80,9 +80,10 @@ def plan_links(
 ) -> LinkPlan:
     carries = rules.carries_update_link(email_type, context.collection_method)  # R3, R10b
     update_url = live_until = None
-    if carries:
+    # A replayed log's link_included=False means the link was already dead when the email went out.
+    if carries and context.link_included is not False:
         live_until = link_deadline(email_type, context)
-        if context.link_included is not False and _alive(context, live_until):  # R11
+        if _alive(context, live_until):  # R11
             token = sign_link(context.subscription_id, email_type.value, live_until, key)  # R10a
             if policy.links.update_payment == "custom" and policy.links.update_payment_url:  # R3a
                 update_url = with_token(policy.links.update_payment_url, token)
@@ -110,6 +111,8 @@ def _management_url(
     setting = policy.links
     if setting.subscription_management == "custom":
         return setting.subscription_management_url
+    if context.link_included is False:
+        return None  # a replayed log says this email's hosted link was dead; so is this one (R11b)
     deadline = live_until or link_deadline(email_type, context)
     if not _alive(context, deadline):  # R11b applies to every hosted link
         return None

@@ -1,0 +1,95 @@
+"""Keep the gettext catalogs in step with the templates.
+
+`python -m recovery_sim.emails.catalogs` extracts every message from `templates/emails/*.j2` into
+`templates/locales/messages.pot` and merges it into each locale's `messages.po` (new messages arrive
+untranslated, removed ones are dropped). Run it after editing templates, then translate the empty
+entries. `missing_translations` is what the tests use to insist every locale is complete.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import write_po
+
+from ..config import SUPPORTED_LOCALES
+from .i18n import DOMAIN, po_path, read_catalog
+from .paths import EMAIL_TEMPLATES_DIR, LOCALES_DIR
+
+METHOD_MAP = [("**.j2", "jinja2.ext:babel_extract")]
+OPTIONS = {
+    "**.j2": {"trimmed": "true", "trim_blocks": "true", "lstrip_blocks": "true", "newstyle_gettext": "true"}
+}
+SOURCE_LOCALE = "en"
+
+
+def extract_messages(template_dir: Path = EMAIL_TEMPLATES_DIR) -> Catalog:
+    """Every translatable message used by the email templates."""
+    catalog = Catalog(domain=DOMAIN, project="recovery-sim", charset="utf-8", fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        template_dir, METHOD_MAP, OPTIONS, keywords={"_": None, "gettext": None}
+    ):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def missing_translations(locale: str, template_dir: Path = EMAIL_TEMPLATES_DIR) -> list[str]:
+    """Messages a non-source locale lacks (absent, empty or fuzzy)."""
+    catalog = read_catalog(po_path(locale), locale)
+    missing = []
+    for message in extract_messages(template_dir):
+        if not message.id:
+            continue
+        found = catalog.get(message.id)
+        if found is None or not found.string or found.fuzzy:
+            missing.append(message.id)
+    return missing
+
+
+def _write_atomic(path: Path, catalog: Catalog, **options: object) -> None:
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=100, **options)  # type: ignore[arg-type]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def update_catalogs(locales: tuple[str, ...] = SUPPORTED_LOCALES) -> dict[str, int]:
+    """Write the template (.pot) and merge it into each locale; returns missing counts per locale."""
+    template = extract_messages()
+    _write_atomic(LOCALES_DIR / f"{DOMAIN}.pot", template, omit_header=False, sort_output=True)
+    counts = {}
+    for locale in locales:
+        path = po_path(locale)
+        catalog = (
+            read_catalog(path, locale)
+            if path.exists()
+            else Catalog(locale=locale, domain=DOMAIN, project="recovery-sim", fuzzy=False)
+        )
+        catalog.update(template, no_fuzzy_matching=True)
+        _write_atomic(path, catalog, ignore_obsolete=True, sort_output=True, include_previous=False)
+        counts[locale] = 0 if locale == SOURCE_LOCALE else len(missing_translations(locale))
+    return counts
+
+
+def main() -> int:
+    counts = update_catalogs()
+    for locale, missing in counts.items():
+        print(f"{locale}: {missing} untranslated")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

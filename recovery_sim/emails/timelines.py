@@ -1,0 +1,201 @@
+"""Customer timelines for the gallery: sampled customers of a simulation run, every email they received
+in order among the events of their case, each email rendered from the facts the logs hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from jinja2.sandbox import SandboxedEnvironment
+
+from ..config import ConfigError, Policy
+from ..model import EmailType
+from .branding import Branding
+from .links import SigningKey
+from .render import render_email
+from .replay import CUSTOMER_COLUMNS, EMAIL_COLUMNS, EVENT_COLUMNS, check_columns, context_from_log
+from .site import money_en, rel, root
+
+
+@dataclass(frozen=True, slots=True)
+class Timelines:
+    """The three frames of a simulation run that timelines are drawn from."""
+
+    emails: pl.DataFrame
+    events: pl.DataFrame
+    customers: pl.DataFrame
+
+    @classmethod
+    def of(cls, run: Any) -> Timelines:
+        """Anything with `.emails`, `.events` and `.customers` frames (a simulation `Run`)."""
+        if isinstance(run, Timelines):
+            return run
+        try:
+            data = cls(run.emails, run.events, run.customers)
+        except AttributeError as exc:
+            raise ConfigError("timelines need a run with emails, events and customers frames") from exc
+        check_columns(data.emails, EMAIL_COLUMNS, "emails")
+        check_columns(data.events, EVENT_COLUMNS, "events")
+        check_columns(data.customers, CUSTOMER_COLUMNS, "customers")
+        return data
+
+
+def sample_customers(emails: pl.DataFrame, n: int, seed: int = 0) -> list[int]:
+    """Customers who received email: the first of each email type (so every type shows), then a seeded
+    random fill; returned in id order so pages are stable."""
+    if emails.is_empty() or n <= 0:
+        return []
+    per_type = (
+        emails.select(pl.col("email_type").cast(pl.String), "customer_id")
+        .unique()
+        .sort("email_type", "customer_id")
+    )
+    picked: list[int] = []
+    for group in per_type.partition_by("email_type", maintain_order=True):
+        first = int(group["customer_id"][0])
+        if first not in picked and len(picked) < n:
+            picked.append(first)
+    rest = sorted({int(c) for c in emails["customer_id"].unique()} - set(picked))
+    random.Random(seed).shuffle(rest)
+    picked.extend(rest[: max(0, n - len(picked))])
+    return sorted(picked)
+
+
+def _at(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    parts = (
+        money_en(event.get("amount"), event.get("currency")) if event.get("amount") else "",
+        f"decline: {event['decline_code']}" if event.get("decline_code") else "",
+        f"invoice {event['invoice_id']}" if event.get("invoice_id") is not None else "",
+        f"by {event['actor']}" if event.get("actor") else "",
+    )
+    return {
+        "at": _at(event["at"]),
+        "day": f"{event['time']:.2f}",
+        "what": str(event["kind"]),
+        "details": ", ".join(p for p in parts if p),
+        "email": False,
+        "href": None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Renderer:
+    branding: Branding
+    policy: Policy
+    key: SigningKey
+
+
+def _email_row(
+    email: dict[str, Any], n: int, customer: dict[str, Any], events: list[dict[str, Any]], how: _Renderer
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The timeline row of one sent email and the rendered email file it links to."""
+    customer_id = customer["customer_id"]
+    kind = EmailType(str(email["email_type"]))
+    page = f"timelines/customer-{customer_id}.html"
+    target = f"timelines/customer-{customer_id}/{n:02d}-{kind.value}.email.html"
+    files: dict[str, str] = {}
+    try:
+        context = context_from_log(email, customer, events)
+        rendered = render_email(
+            kind, context, email.get("locale") or "en", how.branding, how.policy, key=how.key
+        )
+        files[target] = rendered.html
+        what, href = f"{kind.value}: {rendered.subject}", rel(page, target)
+    except ConfigError as exc:  # the log lacks a fact this email needs: say so rather than guess
+        what, href = f"{kind.value} (not rendered: {exc})", None
+    link = f"link live until {_at(email.get('link_live_until'))}" if email["link_included"] else "no link"
+    delivered = "delivered" if email["delivered"] else "not delivered (test mode, R12)"
+    row = {
+        "at": _at(email["sent_at"]),
+        "day": f"{email['time']:.2f}",
+        "what": what,
+        "details": f"{link}; {delivered}; locale {email['locale']}",
+        "email": True,
+        "href": href,
+    }
+    return row, files
+
+
+def _facts(customer: dict[str, Any], email_count: int) -> list[tuple[str, str]]:
+    price = money_en(customer.get("price"), customer.get("currency"))
+    zone = customer.get("timezone") or "none (R7b falls back to the account's)"
+    facts = [
+        ("Cohort", customer.get("cohort")),
+        ("Plan", f"{customer.get('plan')} ({price})"),
+        ("Locale / time zone", f"{customer.get('locale')} / {zone}"),
+        ("Collection method", customer.get("collection_method")),
+        ("Payment method", customer.get("payment_method")),
+        ("Final status", customer.get("final_status")),
+        ("Emails received", email_count),
+    ]
+    return [(label, "" if value is None else str(value)) for label, value in facts]
+
+
+def timeline_files(
+    data: Timelines,
+    env: SandboxedEnvironment,
+    common: dict[str, Any],
+    branding: Branding,
+    policy: Policy,
+    key: SigningKey,
+    customers: int = 12,
+    seed: int = 0,
+) -> dict[str, str]:
+    """The timelines index, one page per sampled customer and every email they received, rendered."""
+    chosen = sample_customers(data.emails, customers, seed)
+    how = _Renderer(branding, policy, key)
+    table = {
+        int(r["customer_id"]): r
+        for r in data.customers.filter(pl.col("customer_id").is_in(chosen)).to_dicts()
+    }
+    emails = data.emails.filter(pl.col("customer_id").is_in(chosen)).sort("customer_id", "time")
+    events = data.events.filter(pl.col("customer_id").is_in(chosen)).sort("customer_id", "time")
+    files: dict[str, str] = {}
+    index_rows = []
+    for customer_id in chosen:
+        customer = table.get(customer_id)
+        if customer is None:
+            raise ConfigError(f"customers frame has no row for customer {customer_id}, who received email")
+        own_emails = emails.filter(pl.col("customer_id") == customer_id).to_dicts()
+        own_events = events.filter(pl.col("customer_id") == customer_id).to_dicts()
+        rows = [(e["time"], 1, _event_row(e)) for e in own_events]
+        for n, email in enumerate(own_emails, start=1):
+            row, rendered = _email_row(email, n, customer, own_events, how)
+            rows.append((email["time"], 0, row))  # an email sorts before the event it shares a time with
+            files.update(rendered)
+        rows.sort(key=lambda r: (r[0], r[1]))
+        page = f"timelines/customer-{customer_id}.html"
+        files[page] = env.get_template("customer.html.j2").render(
+            **common,
+            title=f"Customer {customer_id}",
+            root=root(page),
+            customer={"id": customer_id},
+            facts=_facts(customer, len(own_emails)),
+            rows=[row for _, _, row in rows],
+        )
+        index_rows.append(
+            {
+                "id": customer_id,
+                "href": f"customer-{customer_id}.html",
+                **{
+                    k: customer.get(k)
+                    for k in ("cohort", "plan", "locale", "collection_method", "final_status")
+                },
+                "email_count": len(own_emails),
+            }
+        )
+    files["timelines/index.html"] = env.get_template("timelines.html.j2").render(
+        **common,
+        title="Customer timelines",
+        root=root("timelines/index.html"),
+        customers=index_rows,
+        total_customers=data.emails["customer_id"].n_unique(),
+    )
+    return files
