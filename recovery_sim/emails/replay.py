@@ -20,19 +20,10 @@ from .samples import PERSONAS
 
 EMAIL_COLUMNS = (
     "sent_at", "time", "customer_id", "invoice_id", "email_type", "link_included", "link_live_until",
-    "delivered", "locale", "timezone",
+    "delivered",
 )  # fmt: skip
-EVENT_COLUMNS = (
-    "time",
-    "at",
-    "customer_id",
-    "invoice_id",
-    "kind",
-    "amount",
-    "currency",
-    "decline_code",
-    "actor",
-)
+"""Required columns of `run.emails`; optional `locale` and `timezone` override the customer's."""
+EVENT_COLUMNS = ("time", "at", "customer_id", "invoice_id", "kind", "amount", "currency", "decline_code")
 CUSTOMER_COLUMNS = (
     "customer_id", "cohort", "plan", "currency", "price", "locale", "timezone", "collection_method",
     "payment_method", "final_status",
@@ -107,8 +98,14 @@ def context_from_log(
     else:
         next_invoice = next((e for e in after if _kind(e) == EventKind.INVOICE_CREATED.value), None)
         facts["period_end"] = live_until or (_aware(next_invoice["at"]) if next_invoice else None)  # R11d
-    if kind is EmailType.CARD_EXPIRING:  # R9: sent at the start of the card's last valid month
-        facts["card_exp_month"], facts["card_exp_year"] = sent_at.month, sent_at.year
+    if kind is EmailType.CARD_EXPIRING:
+        if customer.get("card_exp_month") and customer.get("card_exp_year"):
+            facts["card_exp_month"], facts["card_exp_year"] = (
+                customer["card_exp_month"],
+                customer["card_exp_year"],
+            )
+        else:  # R9: the email goes out at the start of the card's last valid month
+            facts["card_exp_month"], facts["card_exp_year"] = sent_at.month, sent_at.year
     if kind is EmailType.SUBSCRIPTION_CANCELED:
         facts["subscription_status"] = SubscriptionStatus.CANCELED
         facts["cancellation_reason"] = "payment_failed" if failures else "requested"

@@ -44,21 +44,22 @@ class Timelines:
 
 
 def sample_customers(emails: pl.DataFrame, n: int, seed: int = 0) -> list[int]:
-    """Customers who received email: the first of each email type (so every type shows), then a seeded
-    random fill; returned in id order so pages are stable."""
+    """Customers who received email, chosen to show every email type: for each type, rarest first, the
+    customer with the most varied inbox who got it; then a seeded random fill. Returned in id order."""
     if emails.is_empty() or n <= 0:
         return []
-    per_type = (
-        emails.select(pl.col("email_type").cast(pl.String), "customer_id")
-        .unique()
-        .sort("email_type", "customer_id")
-    )
+    pairs = emails.select(pl.col("email_type").cast(pl.String), "customer_id").unique()
+    variety = pairs.group_by("customer_id").agg(pl.len().alias("variety"))
+    ranked = pairs.join(variety, on="customer_id").sort(["variety", "customer_id"], descending=[True, False])
+    rarity = pairs.group_by("email_type").agg(pl.len().alias("n")).sort("n", "email_type")
     picked: list[int] = []
-    for group in per_type.partition_by("email_type", maintain_order=True):
-        first = int(group["customer_id"][0])
-        if first not in picked and len(picked) < n:
-            picked.append(first)
-    rest = sorted({int(c) for c in emails["customer_id"].unique()} - set(picked))
+    for email_type in rarity["email_type"]:
+        if len(picked) >= n:
+            break
+        candidates = ranked.filter(pl.col("email_type") == email_type)["customer_id"].to_list()
+        if not any(c in picked for c in candidates):
+            picked.append(int(candidates[0]))
+    rest = sorted({int(c) for c in pairs["customer_id"].unique()} - set(picked))
     random.Random(seed).shuffle(rest)
     picked.extend(rest[: max(0, n - len(picked))])
     return sorted(picked)
@@ -103,9 +104,8 @@ def _email_row(
     files: dict[str, str] = {}
     try:
         context = context_from_log(email, customer, events)
-        rendered = render_email(
-            kind, context, email.get("locale") or "en", how.branding, how.policy, key=how.key
-        )
+        locale = email.get("locale") or customer.get("locale") or "en"
+        rendered = render_email(kind, context, locale, how.branding, how.policy, key=how.key)
         files[target] = rendered.html
         what, href = f"{kind.value}: {rendered.subject}", rel(page, target)
     except ConfigError as exc:  # the log lacks a fact this email needs: say so rather than guess
@@ -116,7 +116,7 @@ def _email_row(
         "at": _at(email["sent_at"]),
         "day": f"{email['time']:.2f}",
         "what": what,
-        "details": f"{link}; {delivered}; locale {email['locale']}",
+        "details": f"{link}; {delivered}",
         "email": True,
         "href": href,
     }
@@ -165,10 +165,10 @@ def timeline_files(
             raise ConfigError(f"customers frame has no row for customer {customer_id}, who received email")
         own_emails = emails.filter(pl.col("customer_id") == customer_id).to_dicts()
         own_events = events.filter(pl.col("customer_id") == customer_id).to_dicts()
-        rows = [(e["time"], 1, _event_row(e)) for e in own_events]
+        rows = [(e["time"], 0, _event_row(e)) for e in own_events]
         for n, email in enumerate(own_emails, start=1):
             row, rendered = _email_row(email, n, customer, own_events, how)
-            rows.append((email["time"], 0, row))  # an email sorts before the event it shares a time with
+            rows.append((email["time"], 1, row))  # an email follows the event that triggered it
             files.update(rendered)
         rows.sort(key=lambda r: (r[0], r[1]))
         page = f"timelines/customer-{customer_id}.html"

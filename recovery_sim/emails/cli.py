@@ -1,0 +1,117 @@
+"""`recovery-sim emails …`: render one email, or build the preview gallery.
+
+Bad input (unknown type, locale or brand; a broken template) prints one paragraph to stderr and exits
+with code 2, without a traceback and without writing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import ConfigError, Policy
+from .files import atomic_write
+from .links import KEY_ENV, resolve_key
+from .render import parse_email_type, render_email
+from .samples import sample_context
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Render customer emails and build the preview gallery."
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _policy(name_or_path: str) -> Policy:
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return Policy.load(name_or_path)
+    return Policy.named(name_or_path)
+
+
+def _key_notice() -> None:
+    key = resolve_key(None)
+    if key.label.startswith("preview"):
+        typer.echo(
+            f"note: links are signed with a per-process preview key; set {KEY_ENV} for real ones", err=True
+        )
+
+
+@app.command("render")
+def render_command(
+    email_type: Annotated[str, typer.Argument(help="Email type, e.g. payment_failed.")],
+    locale: Annotated[str, typer.Option(help="en, fr, de, es or pt_BR.")] = "en",
+    brand: Annotated[str, typer.Option(help="Shipped brand name or a brand TOML file.")] = "northwind",
+    policy: Annotated[
+        str, typer.Option(help="Policy name or TOML file (its link settings, R3a/R3b).")
+    ] = "all-on",
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder of templates overriding ours by name.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the HTML here (the text version if FILE ends .txt).")
+    ] = None,
+) -> None:
+    """Render one email with realistic sample facts (see docs/emails.md)."""
+    try:
+        kind = parse_email_type(email_type)
+        email = render_email(
+            kind,
+            sample_context(kind, locale),
+            locale=locale,
+            branding=brand,
+            policy=_policy(policy),
+            template_dir=templates,
+        )
+        _key_notice()
+        if out is None:
+            sys.stdout.write(f"Subject: {email.subject}\nPreheader: {email.preheader}\n\n{email.text}")
+            return
+        atomic_write(out, email.text if out.suffix == ".txt" else email.html)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("preview")
+def preview_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the gallery into.")],
+    brand: Annotated[
+        list[str] | None, typer.Option(help="Brand name or TOML file; repeat for several.")
+    ] = None,
+    locale: Annotated[
+        list[str] | None, typer.Option(help="Locale; repeat for several (default: all).")
+    ] = None,
+    email_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Email type; repeat (default: all).")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="Policy name or TOML file for the link settings.")] = "all-on",
+) -> None:
+    """Build the static preview gallery: every email type × locale × brand, desktop and mobile."""
+    from ..gallery import build_gallery
+
+    try:
+        written = build_gallery(
+            out, brand or None, locale or None, types=email_type or None, policy=_policy(policy)
+        )
+        _key_notice()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write the gallery into {out}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {len(written)} files; open {out / 'index.html'}", err=True)
+
+
+def main() -> None:  # pragma: no cover - `python -m recovery_sim.emails.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
