@@ -666,6 +666,7 @@ class Engine:
         end = start + int(c.trial_days[s.j])
         yield env.timeout(max(0.0, start - env.now))
         s.status, s.status_since = SubscriptionStatus.TRIALING, start
+        s.period_end = end  # R11d: during the trial, the current period is the trial itself
         self._event(s, EventKind.SUBSCRIPTION_CREATED)
         links: list[float] = []
         reminder = rules.trial_reminder_at(self.policy, start, end)
@@ -735,8 +736,8 @@ class Engine:
         env, b_ = self.env, self.behaviour
         email_at, expires = s.card_email_at, s.card_expires_at
         yield env.timeout(max(0.0, email_at - env.now))
-        if s.card_version != version or s.ended:
-            return
+        if s.card_version != version or s.ended or not s.has_method:
+            return  # R9 is about a saved card: a trial without a payment method has none
         index = CARD_INDEX + version
         sent = self._send(s, EmailType.CARD_EXPIRING, None, s.period_end, act_index=index)
         if sent and sent[0]:
