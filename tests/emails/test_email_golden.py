@@ -1,0 +1,36 @@
+"""Golden files: every email type in en and fr, HTML and text, from fixed facts, a fixed send time and
+a fixed test key. `UPDATE_GOLDEN=1 pytest tests/emails/test_email_golden.py` rewrites them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from recovery_sim.emails import render_email
+from recovery_sim.emails.files import atomic_write
+from recovery_sim.emails.samples import SAMPLE_SENT_AT, sample_context
+from recovery_sim.model import EmailType
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "emails"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+@pytest.mark.parametrize("kind", list(EmailType), ids=lambda k: k.value)
+def test_golden(kind, locale, key, all_on):
+    email = render_email(
+        kind, sample_context(kind, locale, sent_at=SAMPLE_SENT_AT), locale, "northwind", all_on, key=key
+    )
+    outputs = {
+        GOLDEN / locale / f"{kind.value}.html": email.html,
+        GOLDEN
+        / locale
+        / f"{kind.value}.txt": f"Subject: {email.subject}\nPreheader: {email.preheader}\n\n{email.text}",
+    }
+    for path, content in outputs.items():
+        if UPDATE:
+            atomic_write(path, content)
+        assert path.is_file(), f"{path} missing: run with UPDATE_GOLDEN=1 to create it"
+        assert path.read_text(encoding="utf-8") == content, f"{path.name} changed; UPDATE_GOLDEN=1 accepts it"
