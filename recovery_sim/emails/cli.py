@@ -93,13 +93,25 @@ def preview_command(
         list[str] | None, typer.Option("--type", help="Email type; repeat (default: all).")
     ] = None,
     policy: Annotated[str, typer.Option(help="Policy name or TOML file for the link settings.")] = "all-on",
+    run: Annotated[
+        Path | None, typer.Option(help="Folder written by `recovery-sim run --out`: adds customer timelines.")
+    ] = None,
+    customers: Annotated[int, typer.Option(min=1, help="Customers sampled for the timelines.")] = 12,
 ) -> None:
     """Build the static preview gallery: every email type × locale × brand, desktop and mobile."""
     from ..gallery import build_gallery
+    from .timelines import read_run
 
     try:
+        timelines = read_run(run) if run is not None else None
         written = build_gallery(
-            out, brand or None, locale or None, types=email_type or None, policy=_policy(policy)
+            out,
+            brand or None,
+            locale or None,
+            timelines,
+            types=email_type or None,
+            policy=_policy(policy),
+            customers=customers,
         )
         _key_notice()
     except ConfigError as exc:

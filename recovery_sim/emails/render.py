@@ -184,7 +184,10 @@ def _run(template: Template, variables: dict[str, Any], block: str | None = None
                 f"{template.filename}: no {{% block {block} %}}; every text template defines the blocks "
                 "subject, preheader and body"
             )
-        return "".join(template.blocks[block](template.new_context(variables)))
+        try:
+            return "".join(template.blocks[block](template.new_context(variables)))
+        except Exception:
+            template.environment.handle_exception()  # re-raise with template file and line, as render() does
     except TemplateProblem:
         raise
     except Exception as exc:  # anything a template triggers is the template's problem, reported as such
@@ -210,7 +213,7 @@ def finish_text(text: str) -> str:
 
 def one_line(text: str) -> str:
     """Subjects and preheaders are single lines (a newline in a header would let content inject headers)."""
-    return " ".join(text.split())
+    return re.sub(r"[ \t\r\n\f\v\x85\u2028\u2029]+", " ", text).strip()  # keeps no-break spaces (French)
 
 
 # ---------------------------------------------------------------------------------------------- render

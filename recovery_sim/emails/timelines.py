@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
@@ -41,6 +43,23 @@ class Timelines:
         check_columns(data.events, EVENT_COLUMNS, "events")
         check_columns(data.customers, CUSTOMER_COLUMNS, "customers")
         return data
+
+
+def read_run(folder: str | Path) -> Timelines:
+    """The frames `recovery-sim run --out DIR` wrote (emails, events and customers parquet files)."""
+    folder = Path(folder)
+    frames = {}
+    for name in ("emails", "events", "customers"):
+        path = folder / f"{name}.parquet"
+        try:
+            frames[name] = pl.read_parquet(path)
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{path}: not found; write a run with `recovery-sim run --out {folder}`"
+            ) from exc
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise ConfigError(f"{path}: not a readable parquet file: {exc}") from exc
+    return Timelines.of(SimpleNamespace(**frames))
 
 
 def sample_customers(emails: pl.DataFrame, n: int, seed: int = 0) -> list[int]:

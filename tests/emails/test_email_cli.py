@@ -58,3 +58,18 @@ def test_unwritable_output_exits_2(cli, tmp_path):
     blocker.write_text("x")
     result = cli.invoke(app, ["render", "invoice_paid", "--out", str(blocker / "email.html")])
     assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_preview_with_a_run_folder_adds_timelines(cli, tmp_path, run):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name in ("emails", "events", "customers"):
+        getattr(run, name).write_parquet(folder / f"{name}.parquet")
+    out = tmp_path / "gallery"
+    args = ["preview", "--out", str(out), "--brand", "northwind", "--locale", "fr"]
+    args += ["--type", "payment_failed"]
+    result = cli.invoke(app, [*args, "--run", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert (out / "timelines/customer-1.html").is_file()
+    missing = cli.invoke(app, [*args, "--run", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "emails.parquet: not found" in missing.stderr

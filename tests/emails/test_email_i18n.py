@@ -19,7 +19,6 @@ from recovery_sim.emails.i18n import (
     read_catalog,
     translations,
 )
-from recovery_sim.emails.paths import LOCALES_DIR
 from recovery_sim.emails.samples import sample_context
 from recovery_sim.model import EmailType
 
@@ -27,10 +26,15 @@ NBSP, NNBSP = "\u00a0", "\u202f"
 TRANSLATED = [loc for loc in SUPPORTED_LOCALES if loc != "en"]
 
 
-def test_catalogs_are_po_sources_only():
-    assert not list(LOCALES_DIR.rglob("*.mo"))  # compiled at runtime, never committed
+def test_catalogs_compile_from_po_sources(tmp_path):
+    """`.mo` files are gitignored build products: a catalog loads from its `.po` alone."""
     for locale in SUPPORTED_LOCALES:
         assert po_path(locale).is_file()
+    folder = tmp_path / "fr" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_bytes(po_path("fr").read_bytes())
+    assert translations("fr", tmp_path).gettext("Invoice") == "Facture"
+    assert not list(tmp_path.rglob("*.mo"))
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
