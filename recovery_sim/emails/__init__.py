@@ -14,6 +14,7 @@ from .links import (
     verify_link,
 )
 from .render import RenderedEmail, TemplateProblem, render_email
+from .samples import sample_context
 
 __all__ = [
     "Branding",
@@ -28,6 +29,7 @@ __all__ = [
     "WrongPurpose",
     "WrongSubscription",
     "render_email",
+    "sample_context",
     "shipped_brand_names",
     "sign_link",
     "verify_link",
