@@ -47,21 +47,36 @@ import polars as pl
 
 import recovery_sim as rs
 from recovery_sim import charts
-from recovery_sim.calibrate import calibrate
+from recovery_sim.calibrate import fit
 from recovery_sim.experiment import InlineExecutor, compare
-from recovery_sim.replay import replay
+from recovery_sim.model import decline_codes
+from recovery_sim.replay import replay_report
+from recovery_sim.rules import UPDATE_LINK_TYPES
 from recovery_sim.stripe_export import export_stripe
-from recovery_sim.stripe_import import load_export
+from recovery_sim.stripe_import import import_stripe
 
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}
+
+
+def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Money columns (minor units, with a `currency` column) as amounts with their currency."""
+    return frame.with_columns(
+        pl.struct(column, "currency")
+        .map_elements(
+            lambda row, c=column: charts.format_money(row[c], row["currency"]), return_dtype=pl.String
+        )
+        .alias(column)
+        for column in columns
+    )
+
 
 # %% [markdown]
 # ## A sample export
 #
-# A simulated history under the `none` policy — no customer emails, as a business that has not switched
-# them on yet — written as Stripe customers, subscriptions, invoices, charges and payment methods, plus
-# the Dashboard's invoice CSV. Because it comes from a simulation, its true parameters are known, which
-# lets the calibration below be checked against them.
+# A simulated history under the `none` policy — a business that has not switched customer emails on
+# yet — written as Stripe customers, subscriptions, invoices, charges and payment methods (JSON Lines, as
+# the API lists them) plus the Dashboard's invoice CSV. Because it comes from a simulation, the true
+# parameters behind it are known, so the calibration below can be checked against them.
 
 # %%
 truth = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
@@ -69,58 +84,83 @@ if EXPORT_DIR:
     export_dir = Path(EXPORT_DIR)
 else:
     export_dir = Path(tempfile.mkdtemp(prefix="stripe-export-"))
-    history = rs.simulate(truth, rs.Policy.named("none"), seed=SEED)
-    export_stripe(history, export_dir)
-pl.DataFrame(
-    {"file": [p.name for p in sorted(export_dir.iterdir())],
-     "kB": [round(p.stat().st_size / 1024, 1) for p in sorted(export_dir.iterdir())]}
-)  # fmt: skip
+    export_stripe(rs.simulate(truth, rs.Policy.named("none"), seed=SEED), export_dir)
+files = sorted(p for p in export_dir.iterdir() if p.is_file())
+pl.DataFrame({"file": [p.name for p in files], "kB": [round(p.stat().st_size / 1024, 1) for p in files]})
 
 # %% [markdown]
 # ## 1. Import
 #
-# The importer reads the files into the simulator's event-log schema: the same columns, so every metric
-# and chart of the other notebooks works on real history.
+# The importer reads the files into the simulator's own frames — events, invoices, customers — so every
+# metric of the other notebooks works on the real history. Anything it had to skip is listed as a
+# warning rather than silently dropped.
 
 # %%
-imported = load_export(export_dir)
-print(f"{imported.invoices.height:,} invoices, {imported.events.height:,} events")
-imported.invoices.head()
+history = import_stripe(export_dir)
+print(f"{history.start_date} + {history.horizon_months} months: {history.invoices.height:,} invoices")
+for warning in history.warnings:
+    print("warning:", warning)
+observed = rs.summary(history)
+show_money(observed, "billed", "collected", "at_risk_revenue", "recovered_revenue").select(
+    "currency", "customers", "invoices", "billed", "collected", "at_risk_revenue", "recovered_revenue",
+    (pl.col("recovery_rate") * 100).round(1).alias("recovery_rate_%"), "involuntary_churn",
+)  # fmt: skip
 
 # %% [markdown]
 # ## 2. Replay under a policy
 #
-# The rules module decides, for each real invoice, which emails `recommended-minimum` would have sent and
-# when — the same rules the simulator and the previews use. Replay does not invent customer reactions:
-# it shows the emails a policy *would* have sent on this history, not what customers would have done.
+# Which emails would each policy have sent on this very history, and how many of their payment links
+# would still have worked when the customer clicked? The decisions come from the same rules module the
+# simulator and the previews use. A replay does not invent reactions: it says what would have been
+# *sent*, not what customers would have done — that is what the calibrated simulation below is for.
 
 # %%
-replayed = replay(imported, rs.Policy.named("recommended-minimum"))
-replayed.emails.group_by(pl.col("email_type").cast(pl.String)).agg(pl.len().alias("emails")).sort(
-    "email_type"
+replays = {name: replay_report(history, rs.Policy.named(name)) for name in ("recommended-minimum", "all-on")}
+pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()]).pivot(
+    on="policy", index="email_type", values="emails"
+).fill_null(0).sort("email_type")
+
+# %% [markdown]
+# Links die (R11): once an invoice is paid, voided or the subscription ends, a payment link no longer
+# works. Of the emails that carry an update or confirmation link, how many would still have had a live one?
+
+# %%
+links = pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()])
+links.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES])).select(
+    "policy",
+    "email_type",
+    "emails",
+    "with_live_link",
+    (pl.col("with_live_link") / pl.col("emails") * 100).round(1).alias("live_link_%"),
 )
 
 # %% [markdown]
 # ## 3. Calibrate a scenario
 #
-# Fitted from the history: first-attempt failure rates, the decline mix, plans, prices and currencies.
-# Next to the true values of the simulation that produced the export.
+# The calibration fits every value the history can tell — segments by currency and by whether customers
+# existed before the history began, their plans, prices, payment methods, first-attempt failure rates,
+# the decline mix, how customers behaved — and keeps the simulator's defaults for what an export cannot
+# tell. Every fitted value comes with its evidence, so a rate from 9 observations is not mistaken for a
+# rate from 9,000.
 
 # %%
-calibrated = calibrate(imported)
+calibration = fit(history)
+calibrated = calibration.scenario
 pl.DataFrame(
     [
         {
-            "cohort": cohort.name,
-            "customers": cohort.customers,
-            "failure rate (fitted)": f"{cohort.first_attempt_failure_rate:.2%}",
-            "plans": ", ".join(
-                f"{plan.name} {charts.format_money(plan.price, plan.currency)}" for plan in cohort.plans
-            ),
+            "segment": segment["name"].value,
+            "customers": segment["customers"].value,
+            "first-attempt failure rate": f"{segment['first_attempt_failure_rate'].value:.2%}",
+            "evidence": segment["first_attempt_failure_rate"].note,
         }
-        for cohort in calibrated.cohorts
+        for segment in calibration.cohorts
     ]
 )
+
+# %% [markdown]
+# For comparison, the rates the export was simulated from (its cohorts are not the same cut as the
+# fitted segments: "existing base" and "2026 signups" pay in euros, "Brasil" in reais):
 
 # %%
 pl.DataFrame(
@@ -128,20 +168,66 @@ pl.DataFrame(
         {
             "cohort": c.name,
             "customers": c.customers,
-            "failure rate (true)": f"{c.first_attempt_failure_rate:.2%}",
+            "first-attempt failure rate": f"{c.first_attempt_failure_rate:.2%}",
         }
         for c in truth.cohorts
     ]
 )
 
 # %% [markdown]
+# The decline mix, fitted against the shares the simulation drew from, and what retries recovered for
+# each decline code — the evidence for choosing a retry schedule.
+
+# %%
+true_share = {d.code: d.share for d in decline_codes()}
+pl.DataFrame(
+    [
+        {
+            "decline code": code,
+            "fitted share": f"{f.value:.1%}",
+            "true share": f"{true_share.get(code, 0):.1%}",
+            "evidence": f.note,
+        }
+        for code, f in calibration.decline_mix.items()
+    ]
+)
+
+# %%
+calibration.retry_by_code.with_columns((pl.col("success_rate") * 100).round(1).alias("success_rate_%")).drop(
+    "success_rate"
+)
+
+# %% [markdown]
+# The scenario is plain TOML with one comment per value; save it next to the export and load it later with
+# `rs.Scenario.load(...)`, or run it from the shell with `recovery-sim`.
+
+# %%
+toml_path = calibration.write(export_dir / "calibrated.toml")
+print(toml_path)
+print("\n".join(calibration.toml.splitlines()[:24]))
+
+# %% [markdown]
 # ## 4. Compare policies on the calibrated scenario
 #
-# With a scenario fitted to the business's own history, the comparison of the other notebooks applies:
-# what would the recommended minimum and every reminder have collected beyond no emails at all?
+# First a check: does the calibrated scenario, simulated under `none` — what the business actually ran —
+# reproduce the recovery rate observed in the history? Then the question itself: what would the
+# recommended minimum and every reminder have collected beyond no emails at all?
 
 # %%
 policies = {name: rs.Policy.named(name) for name in ("none", "recommended-minimum", "all-on")}
 comparison = compare(calibrated, policies, replications=REPLICATIONS, seed=SEED, **run_options)
+simulated = comparison.table.filter((pl.col("arm") == "none") & (pl.col("metric") == "recovery_rate"))
+simulated.join(observed.select("currency", pl.col("recovery_rate").alias("observed")), on="currency").select(
+    "currency",
+    pl.col("observed").map_elements(charts.format_rate, return_dtype=pl.String),
+    pl.col("mean").map_elements(charts.format_rate, return_dtype=pl.String).alias("simulated (none)"),
+    pl.format(
+        "{} – {}",
+        pl.col("ci_low").map_elements(charts.format_rate, return_dtype=pl.String),
+        pl.col("ci_high").map_elements(charts.format_rate, return_dtype=pl.String),
+    ).alias("95% CI"),
+)
+
+# %%
 currency = comparison.currencies[0]
 charts.revenue_by_policy(comparison.table, currency)

@@ -32,9 +32,9 @@ def kernel_name() -> str:
 
 @pytest.fixture
 def small_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Small sizes in the environment the kernel inherits; charts go to a temporary folder."""
+    """Small sizes in the environment the kernel inherits; charts and temporary files go to tmp_path."""
     for key, value in SMALL.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RECOVERY_SIM_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("MPLBACKEND", "agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the Stripe notebook's sample export goes here
     return tmp_path

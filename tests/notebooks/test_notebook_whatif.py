@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 from notebook_support import execute, read_notebook, stream_text
 
-DRIVE = '''
+DRIVE = """
 before = state["table"]
 assert before is not None and {"none", "what-if", "difference", "95% CI"} <= set(before.columns)
 assert controls["preset"].value == "recommended-minimum" and not controls["emails.card_expiring"].value
@@ -27,7 +27,7 @@ assert not any(controls[key].value for key in EMAIL_SWITCHES)
 emails = state["table"].filter(pl.col("metric") == "emails sent")
 assert emails.height > 0 and set(emails["difference"]) == {"0.0"}, emails
 print("widgets drive the table")
-'''
+"""
 
 
 def test_changing_a_control_reruns_the_comparison(kernel_name: str, small_run: Path):
