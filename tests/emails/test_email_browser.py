@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import PageProblems, chromium_context
+from email_fixtures import TEST_KEY, tiny_run
 
 from recovery_sim.config import SUPPORTED_LOCALES
 from recovery_sim.gallery import build_gallery
@@ -19,8 +20,6 @@ TYPES = ["payment_failed", "upcoming_renewal"]
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory) -> Path:
     """2 types × every locale × 1 brand, the index, and the timelines of a tiny run."""
-    from conftest import TEST_KEY, tiny_run
-
     out = tmp_path_factory.mktemp("gallery")
     build_gallery(out, ["northwind"], SUPPORTED_LOCALES, tiny_run(), types=TYPES, key=TEST_KEY)
     return out
