@@ -46,8 +46,8 @@ def link_deadline(email_type: EmailType, context: EmailContext) -> dt.datetime:
     sent = epoch_days(context.sent_at)
     if context.period_end is None and email_type not in TRIAL_TYPES:
         raise ConfigError(
-            f"email context: {email_type.value} emails carry a hosted link that dies when the period ends "
-            "(SPEC R11d); give period_end or link_live_until"
+            f"email context: {email_type.value} emails carry a hosted link (update-payment or management) "
+            "that dies when the period ends (SPEC R11d); give period_end or link_live_until"
         )
     period_end = epoch_days(context.period_end) if context.period_end is not None else sent
     until = rules.link_live_until(
