@@ -6,6 +6,17 @@ subscription business would run (SPEC R1-R13), measure recovered revenue, and re
 
 from .api import Run, email_log, simulate, simulate_in_shards
 from .config import ConfigError, Policy, Scenario
+from .emails import (
+    Branding,
+    EmailContext,
+    RenderedEmail,
+    TemplateProblem,
+    render_email,
+    sample_context,
+    sign_link,
+    verify_link,
+)
+from .gallery import build_gallery
 from .metrics import summary
 from .model import (
     CollectionMethod,
@@ -18,19 +29,28 @@ from .model import (
 )
 
 __all__ = [
+    "Branding",
+    "build_gallery",
     "CollectionMethod",
     "ConfigError",
     "DunningAction",
+    "email_log",
+    "EmailContext",
     "EmailType",
     "EventKind",
     "InvoiceStatus",
     "PaymentMethodKind",
     "Policy",
+    "render_email",
+    "RenderedEmail",
     "Run",
+    "sample_context",
     "Scenario",
-    "SubscriptionStatus",
-    "email_log",
+    "sign_link",
     "simulate",
     "simulate_in_shards",
+    "SubscriptionStatus",
     "summary",
+    "TemplateProblem",
+    "verify_link",
 ]

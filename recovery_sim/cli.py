@@ -19,6 +19,8 @@ from rich.table import Table
 from .api import simulate_in_shards
 from .atomic import write_parquet, write_text
 from .config import ConfigError, Policy, Scenario
+from .emails.cli import app as emails_app
+from .experiment_cli import register as register_experiment_commands
 from .metrics import summary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -126,6 +128,10 @@ def run(
             write_parquet(getattr(result, name), out / f"{name}.parquet")
         write_text(headline.write_csv(), out / "summary.csv")
         out_console.print(f"wrote {out}/{{events,emails,invoices,customers}}.parquet and summary.csv")
+
+
+app.add_typer(emails_app, name="emails")
+register_experiment_commands(app)
 
 
 def main() -> None:
