@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from heapq import heappush
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
 
 from . import rules
 from .cohorts import METHOD_KINDS, RECIPIENT_KINDS, Customers, new_card_expiry
@@ -107,6 +109,21 @@ def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.d
     return float((dt.date(exp_year, exp_month, 1) - start).days)
 
 
+class _Environment(simpy.Environment):
+    """SimPy plus waits until an absolute instant.
+
+    `timeout(when - now)` fires at `now + (when - now)`, which float rounding can put one ulp away from
+    `when`, depending on where the process waited from. The fast path waits from elsewhere than the
+    reference path, so every wait on a scheduled instant goes through `timeout_at` and lands exactly.
+    """
+
+    def timeout_at(self, when: float) -> simpy.Event:
+        event = simpy.Event(self)
+        event._ok, event._value = True, None  # a triggered event, like a Timeout
+        heappush(self._queue, (max(when, self._now), NORMAL, next(self._eid), event))
+        return event
+
+
 class Engine:
     """Runs one (scenario, policy, seed, replication) over a set of customers."""
 
@@ -123,7 +140,7 @@ class Engine:
         self.behaviour = scenario.behaviour
         self.test_mode = scenario.test_mode.enabled
         self.rec = Recorder()
-        self.env = simpy.Environment()
+        self.env = _Environment()
         self.invoices: list[Invoice] = []
         codes = decline_codes()
         mix = scenario.decline_mix
@@ -309,7 +326,7 @@ class Engine:
             s.pending -= 1
             callback(s, *args)
 
-        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(fire)
+        self.env.timeout_at(when).callbacks.append(fire)
 
     # ---------------------------------------------------------------------------- money movements
 
@@ -424,7 +441,7 @@ class Engine:
                 self.policy, self.plan_interval[c.plan[s.j]], period_start, renew_at
             )
         if reminder is not None and 0.0 <= reminder < self.horizon:
-            yield env.timeout(max(0.0, reminder - env.now))
+            yield env.timeout_at(reminder)
             if s.ended:
                 return False
             index = k * PER_PERIOD + SLOT_REMINDER
@@ -443,7 +460,7 @@ class Engine:
                     )
         if renew_at >= self.horizon:
             return False
-        yield env.timeout(max(0.0, renew_at - env.now))
+        yield env.timeout_at(renew_at)
         if s.ended:
             return False
         if s.cancel_at_period_end:
@@ -543,7 +560,7 @@ class Engine:
         hard = self.decline_hard.get(decline, False) and not self.policy.retries.retry_hard_declines
         offsets = self.retry_offsets
         for attempt, offset in enumerate(offsets, start=2):
-            yield env.timeout(max(0.0, t0 + offset - env.now))
+            yield env.timeout_at(t0 + offset)
             if invoice.status != OPEN or s.ended:
                 return
             if hard and s.method_updated_at <= t0:
@@ -594,7 +611,7 @@ class Engine:
         for n, (when, email_type) in enumerate(emails):
             if when >= confirm_at or when >= self.horizon:
                 break
-            yield env.timeout(max(0.0, when - env.now))
+            yield env.timeout_at(when)
             if invoice.status != OPEN:
                 return  # paid meanwhile through another live link (R10c)
             index = k * PER_PERIOD + SLOT_CONFIRM + n
@@ -604,14 +621,14 @@ class Engine:
                 if at < confirm_at and rules.link_is_live(sent[1], at, s.status, s.status_since):
                     confirm_at, actor = at, Actor.CUSTOMER_LINK
         if confirm_at < expires and confirm_at < self.horizon:
-            yield env.timeout(max(0.0, confirm_at - env.now))
+            yield env.timeout_at(confirm_at)
             if invoice.status == OPEN:
                 self._pay(s, invoice, actor, 1)
             return
         if expires >= self.horizon:
-            yield env.timeout(self.horizon - env.now)
+            yield env.timeout_at(self.horizon)
             return
-        yield env.timeout(max(0.0, expires - env.now))
+        yield env.timeout_at(expires)
         if invoice.status != OPEN:
             return
         invoice.first_decline = DECLINE["authentication_expired"]
@@ -634,7 +651,7 @@ class Engine:
         for n, when in enumerate(reminders):
             if when >= pay_at or when >= write_off or when >= self.horizon:
                 break
-            yield env.timeout(max(0.0, when - env.now))
+            yield env.timeout_at(when)
             if invoice.status != OPEN or s.status is SubscriptionStatus.CANCELED:
                 return
             index = k * PER_PERIOD + SLOT_INVOICE_REMINDER + n
@@ -646,7 +663,7 @@ class Engine:
         settle = min(pay_at, write_off)
         if settle >= self.horizon:
             return
-        yield env.timeout(max(0.0, settle - env.now))
+        yield env.timeout_at(settle)
         if invoice.status != OPEN:
             return
         if pay_at <= write_off and s.status is not SubscriptionStatus.CANCELED:
@@ -664,14 +681,14 @@ class Engine:
         env, b_, c = self.env, self.behaviour, self.c
         start = float(c.signup_at[s.j])
         end = start + int(c.trial_days[s.j])
-        yield env.timeout(max(0.0, start - env.now))
+        yield env.timeout_at(start)
         s.status, s.status_since = SubscriptionStatus.TRIALING, start
         s.period_end = end  # R11d: during the trial, the current period is the trial itself
         self._event(s, EventKind.SUBSCRIPTION_CREATED)
         links: list[float] = []
         reminder = rules.trial_reminder_at(self.policy, start, end)
         if reminder is not None and reminder < self.horizon:
-            yield env.timeout(max(0.0, reminder - env.now))
+            yield env.timeout_at(reminder)
             sent = self._send(
                 s, EmailType.TRIAL_WILL_END, None, end, trial_end=end, act_index=SLOT_TRIAL, earlier=0
             )
@@ -686,7 +703,7 @@ class Engine:
                 )
         if end >= self.horizon:
             return -1
-        yield env.timeout(max(0.0, end - env.now))
+        yield env.timeout_at(end)
         self._event(s, EventKind.TRIAL_ENDED)
         if s.has_method:
             if self._u(Purpose.TRIAL_CANCEL, s, 0) < b_.trial_cancel_share:
@@ -719,7 +736,7 @@ class Engine:
             )
         deadline = min(max(links, default=env.now), self.horizon)
         if deadline > env.now:
-            yield s.activation | env.timeout(deadline - env.now)
+            yield s.activation | env.timeout_at(deadline)
         if not s.activation.triggered or invoice.status != PAID:
             if invoice.status == OPEN:
                 self._close_invoice(s, invoice, InvoiceStatus.VOID)
@@ -735,7 +752,7 @@ class Engine:
         """R9: a month before the card expires, an email; then the updater, or an expired card."""
         env, b_ = self.env, self.behaviour
         email_at, expires = s.card_email_at, s.card_expires_at
-        yield env.timeout(max(0.0, email_at - env.now))
+        yield env.timeout_at(email_at)
         if s.card_version != version or s.ended or not s.has_method:
             return  # R9 is about a saved card: a trial without a payment method has none
         index = CARD_INDEX + version
@@ -753,7 +770,7 @@ class Engine:
             self._at(when, self._card_self_update, s, version)
         if expires >= self.horizon:
             return
-        yield env.timeout(max(0.0, expires - env.now))
+        yield env.timeout_at(expires)
         if s.card_version != version or s.ended:
             return
         if self._u(Purpose.CARD_UPDATER, s, index) < self.scenario.card_updater_rate:
