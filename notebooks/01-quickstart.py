@@ -37,26 +37,18 @@ MONTHS = int(os.environ.get("RECOVERY_SIM_MONTHS", "12"))
 SEED = int(os.environ.get("RECOVERY_SIM_SEED", "7"))
 
 # %%
-from decimal import Decimal
-
 import altair as alt
 import polars as pl
-from babel.numbers import format_currency, get_currency_precision
 
 import recovery_sim as rs
-
-
-def money(minor: int | float, currency: str) -> str:
-    """Integer minor units (cents) → an amount with its currency, e.g. 4900 EUR → €49.00."""
-    major = Decimal(round(minor)).scaleb(-get_currency_precision(currency))
-    return format_currency(major, currency, locale="en")
+from recovery_sim.charts import format_money
 
 
 def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
-    """Money columns of `frame` (minor units, with a `currency` column) as readable amounts."""
+    """Money columns (integer minor units, with a `currency` column) as amounts with their currency."""
     return frame.with_columns(
         pl.struct(column, "currency")
-        .map_elements(lambda row, c=column: money(row[c], row["currency"]), return_dtype=pl.String)
+        .map_elements(lambda row, c=column: format_money(row[c], row["currency"]), return_dtype=pl.String)
         .alias(column)
         for column in columns
     )

@@ -248,7 +248,11 @@ def load_preset(name: str) -> None:
 def refresh() -> None:
     status.value = "running…"
     started = time.perf_counter()
-    state["table"], state["chart"] = rerun(settings_now())
+    try:
+        state["table"], state["chart"] = rerun(settings_now())
+    except ValueError as exc:  # settings the validation rejects (ConfigError, pydantic): say so here
+        status.value = f"not run: {exc}"
+        return
     with table_out:
         table_out.clear_output(wait=True)
         display(state["table"])

@@ -38,12 +38,15 @@ MONTHS = int(os.environ.get("RECOVERY_SIM_MONTHS", "12"))
 SEED = int(os.environ.get("RECOVERY_SIM_SEED", "7"))
 WORKERS = int(os.environ.get("RECOVERY_SIM_WORKERS", "0"))  # 0: every core; 1: in this process
 EXPORT_DIR = os.environ.get("RECOVERY_SIM_STRIPE_EXPORT", "")  # empty: generate a sample export
+EXPORT_CUSTOMERS = min(CUSTOMERS, int(os.environ.get("RECOVERY_SIM_EXPORT_CUSTOMERS", "5000")))
+OUTPUT_DIR = os.environ.get("RECOVERY_SIM_OUTPUT", "../out/notebooks")
 
 # %%
 import tempfile
 from pathlib import Path
 
 import polars as pl
+from IPython.display import display
 
 import recovery_sim as rs
 from recovery_sim import charts
@@ -76,14 +79,17 @@ def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 # A simulated history under the `none` policy — a business that has not switched customer emails on
 # yet — written as Stripe customers, subscriptions, invoices, charges and payment methods (JSON Lines, as
 # the API lists them) plus the Dashboard's invoice CSV. Because it comes from a simulation, the true
-# parameters behind it are known, so the calibration below can be checked against them.
+# parameters behind it are known, so the calibration below can be checked against them. It is kept small
+# (a year of 5,000 customers is about 65 MB of JSON) and lives in a temporary folder that disappears
+# with the kernel.
 
 # %%
-truth = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
+truth = rs.Scenario.default().scaled(customers=EXPORT_CUSTOMERS, months=MONTHS)
 if EXPORT_DIR:
     export_dir = Path(EXPORT_DIR)
 else:
-    export_dir = Path(tempfile.mkdtemp(prefix="stripe-export-"))
+    sample_folder = tempfile.TemporaryDirectory(prefix="stripe-export-")
+    export_dir = Path(sample_folder.name)
     export_stripe(rs.simulate(truth, rs.Policy.named("none"), seed=SEED), export_dir)
 files = sorted(p for p in export_dir.iterdir() if p.is_file())
 pl.DataFrame({"file": [p.name for p in files], "kB": [round(p.stat().st_size / 1024, 1) for p in files]})
@@ -159,33 +165,40 @@ pl.DataFrame(
 )
 
 # %% [markdown]
-# For comparison, the rates the export was simulated from (its cohorts are not the same cut as the
-# fitted segments: "existing base" and "2026 signups" pay in euros, "Brasil" in reais):
+# For comparison, the rates the sample export was simulated from (its cohorts are not the same cut as
+# the fitted segments: "existing base" and "2026 signups" pay in euros, "Brasil" in reais). A real
+# export has no such truth to compare with.
 
 # %%
-pl.DataFrame(
-    [
-        {
-            "cohort": c.name,
-            "customers": c.customers,
-            "first-attempt failure rate": f"{c.first_attempt_failure_rate:.2%}",
-        }
-        for c in truth.cohorts
-    ]
-)
+if EXPORT_DIR:
+    print("A real export: no true values to compare with.")
+else:
+    display(
+        pl.DataFrame(
+            [
+                {
+                    "cohort": c.name,
+                    "customers": c.customers,
+                    "first-attempt failure rate": f"{c.first_attempt_failure_rate:.2%}",
+                }
+                for c in truth.cohorts
+            ]
+        )
+    )
 
 # %% [markdown]
-# The decline mix, fitted against the shares the simulation drew from, and what retries recovered for
-# each decline code — the evidence for choosing a retry schedule.
+# The decline mix, fitted next to the simulator's default shares (`data/decline_codes.csv`, which the
+# sample export was drawn from), and what retries recovered for each decline code — the evidence for
+# choosing a retry schedule.
 
 # %%
-true_share = {d.code: d.share for d in decline_codes()}
+default_share = {d.code: d.share for d in decline_codes()}
 pl.DataFrame(
     [
         {
             "decline code": code,
             "fitted share": f"{f.value:.1%}",
-            "true share": f"{true_share.get(code, 0):.1%}",
+            "default share": f"{default_share.get(code, 0):.1%}",
             "evidence": f.note,
         }
         for code, f in calibration.decline_mix.items()
@@ -198,24 +211,27 @@ calibration.retry_by_code.with_columns((pl.col("success_rate") * 100).round(1).a
 )
 
 # %% [markdown]
-# The scenario is plain TOML with one comment per value; save it next to the export and load it later with
-# `rs.Scenario.load(...)`, or run it from the shell with `recovery-sim`.
+# The scenario is plain TOML with one comment per value. It is saved to the output folder: load it later
+# with `rs.Scenario.load(...)`, or use it from the shell with `recovery-sim`.
 
 # %%
-toml_path = calibration.write(export_dir / "calibrated.toml")
+toml_path = calibration.write(Path(OUTPUT_DIR) / "05-stripe-replay" / "calibrated.toml")
 print(toml_path)
 print("\n".join(calibration.toml.splitlines()[:24]))
 
 # %% [markdown]
 # ## 4. Compare policies on the calibrated scenario
 #
-# First a check: does the calibrated scenario, simulated under `none` — what the business actually ran —
-# reproduce the recovery rate observed in the history? Then the question itself: what would the
-# recommended minimum and every reminder have collected beyond no emails at all?
+# The fitted scenario can be simulated at any size: here with as many customers as the other notebooks.
+# First a check: does it, simulated under `none` — what the business actually ran — reproduce the
+# recovery rate observed in the history? Then the question itself: what would the recommended minimum
+# and every reminder have collected beyond no emails at all?
 
 # %%
 policies = {name: rs.Policy.named(name) for name in ("none", "recommended-minimum", "all-on")}
-comparison = compare(calibrated, policies, replications=REPLICATIONS, seed=SEED, **run_options)
+comparison = compare(
+    calibrated.scaled(customers=CUSTOMERS), policies, replications=REPLICATIONS, seed=SEED, **run_options
+)
 simulated = comparison.table.filter((pl.col("arm") == "none") & (pl.col("metric") == "recovery_rate"))
 simulated.join(observed.select("currency", pl.col("recovery_rate").alias("observed")), on="currency").select(
     "currency",
