@@ -55,13 +55,14 @@ def brand(name: str) -> Branding | None:
     return None if name == "default" else Branding.named(name)
 
 
-def show_email(email: RenderedEmail, height: int = 560) -> HTML:
+def show_email(email: RenderedEmail, height: int = 640) -> HTML:
     """The HTML part in a sandboxed frame (its styles cannot leak into the notebook), then the text part."""
     frame = (
         f'<iframe srcdoc="{html.escape(email.html, quote=True)}" sandbox '
         f'style="width: 100%; max-width: 720px; height: {height}px; border: 1px solid #ddd"></iframe>'
     )
-    text = f'<pre style="white-space: pre-wrap; max-width: 720px">{html.escape(email.text)}</pre>'
+    wrap = "white-space: pre-wrap; overflow-wrap: anywhere; max-width: 720px"
+    text = f'<pre style="{wrap}">{html.escape(email.text)}</pre>'
     header = (
         f"<b>Subject:</b> {html.escape(email.subject)}<br><b>Preheader:</b> {html.escape(email.preheader)}"
     )
