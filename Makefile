@@ -20,11 +20,11 @@ demo: $(STAMP)
 	$(BIN)/recovery-sim report --out $(OUT)/report
 
 test: $(STAMP)
-	$(BIN)/ruff check recovery_sim tests benchmarks
+	$(BIN)/ruff check recovery_sim tests benchmarks notebooks
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check recovery_sim tests benchmarks
+	$(BIN)/ruff check recovery_sim tests benchmarks notebooks
 	$(BIN)/ruff format --check recovery_sim tests benchmarks
 
 bench: $(STAMP)
@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name recovery-sim --display-name "recovery-sim"
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 gallery: $(STAMP)
 	$(BIN)/recovery-sim emails preview --out $(OUT)/gallery
