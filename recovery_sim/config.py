@@ -11,11 +11,20 @@ import datetime as dt
 import math
 import tomllib
 import zoneinfo
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from babel.numbers import get_currency_name
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .model import DATA_DIR, DunningAction, EmailType, PlanInterval, decline_code_names
 
@@ -26,6 +35,34 @@ RENEWAL_REMINDER_DAYS = (3, 7, 15, 30, 45, 60)
 """SPEC R7a: the lead times a renewal reminder may be set to."""
 
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "pt_BR")
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_timezone(value: str) -> str:
+    if value not in _time_zones():
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    return value
+
+
+def _check_currency(value: str) -> str:
+    code = value.upper()
+    try:
+        known = len(code) == 3 and get_currency_name(code, locale="en") != code
+    except Exception:  # babel raises a bare lookup error for some unknown codes
+        known = False
+    if not known:
+        raise ValueError(f"unknown ISO 4217 currency {value!r}")
+    return code
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+"""An IANA time zone name, checked against the system's tz database."""
+CurrencyCode = Annotated[str, AfterValidator(_check_currency)]
+"""An ISO 4217 code, upper-cased."""
 
 
 class ConfigError(ValueError):
@@ -43,34 +80,17 @@ class Plan(_Strict):
     name: str
     interval: PlanInterval = PlanInterval.MONTH
     price: Annotated[int, Field(gt=0, description="minor units, e.g. cents")]
-    currency: str = "EUR"
+    currency: CurrencyCode = "EUR"
     share: Probability
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        code = value.upper()
-        try:
-            get_currency_name(code, locale="en")
-        except Exception as exc:  # babel raises a bare lookup error for unknown codes
-            raise ValueError(f"unknown ISO 4217 currency {value!r}") from exc
-        if len(code) != 3 or get_currency_name(code, locale="en") == code:
-            raise ValueError(f"unknown ISO 4217 currency {value!r}")
-        return code
 
 
 class Country(_Strict):
     code: Annotated[str, Field(min_length=2, max_length=2)]
     share: Probability
-    timezone: str | None = Field(None, description="None: the customer has no time zone (R7b falls back)")
+    timezone: TimeZoneName | None = Field(
+        None, description="None: the customer has no time zone (R7b falls back)"
+    )
     locale: str = "en"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str | None) -> str | None:
-        if value is not None and value not in zoneinfo.available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
 
     @field_validator("locale")
     @classmethod
@@ -183,7 +203,7 @@ class Scenario(_Strict):
     description: str = ""
     start_date: dt.date
     horizon_months: Annotated[int, Field(ge=1, le=60)] = 12
-    account_timezone: str = "UTC"
+    account_timezone: TimeZoneName = "UTC"
     cohorts: list[Cohort] = Field(min_length=1)
     decline_mix: dict[str, Probability] | None = Field(
         None, description="share per decline code; None uses data/decline_codes.csv"
@@ -191,13 +211,6 @@ class Scenario(_Strict):
     card_updater_rate: Probability = 0.35
     behaviour: Behaviour = Behaviour()
     test_mode: TestMode = TestMode()
-
-    @field_validator("account_timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
 
     @field_validator("decline_mix")
     @classmethod

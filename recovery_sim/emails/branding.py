@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import re
 import tomllib
-import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError, format_validation_error
+from ..config import ConfigError, TimeZoneName, format_validation_error
 from ..model import DATA_DIR
 
 BRANDING_DIR = DATA_DIR / "branding"
@@ -41,7 +40,7 @@ class Branding(BaseModel):
     background_color: HexColour = "#f4f6fb"
     support_email: str
     support_url: str | None = None
-    timezone: str | None = Field(None, description="the account's time zone, the R7b fallback")
+    timezone: TimeZoneName | None = Field(None, description="the account's time zone, the R7b fallback")
     legal_address: str = ""
     hosted_page_url: str = Field(
         "https://billing.example.com/p", description="base of the hosted update-payment page (R10)"
@@ -60,13 +59,6 @@ class Branding(BaseModel):
         if value is not None and not re.match(r"^https://[^\s<>\"']+$", value):
             raise ValueError(f"must be an https:// URL, got {value!r}")
         return value.rstrip("/") if value else value
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str | None) -> str | None:
-        if value is not None and value not in zoneinfo.available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
 
     @field_validator("logo")
     @classmethod
