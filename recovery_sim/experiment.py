@@ -318,14 +318,18 @@ class Comparison:
 
     @cached_property
     def currencies(self) -> list[str]:
-        """Currencies seen, the one with most billed revenue first (never summed together)."""
-        billed = (
-            self.per_replication.filter((pl.col("dimension") == "total") & (pl.col("metric") == "billed"))
+        """Currencies seen, the one with most customers first: the report's main currency.
+
+        Ordered by customers, not by money, because amounts in different currencies do not compare.
+        """
+        customers = (
+            self.per_replication.filter((pl.col("dimension") == "total") & (pl.col("metric") == "customers"))
             .group_by("currency")
             .agg(pl.col("value").sum())
         )
-        # Different currencies are not comparable amounts; ranking by billed volume is only a display order.
-        return billed.sort(["value", "currency"], descending=[True, False]).get_column("currency").to_list()
+        return (
+            customers.sort(["value", "currency"], descending=[True, False]).get_column("currency").to_list()
+        )
 
     def paired(
         self, arm: str, other: str, metric: str, currency: str, dimension: str = "total", key: str = "all"

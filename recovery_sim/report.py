@@ -137,11 +137,8 @@ def verdict(comparison: Comparison, currency: str) -> dict[str, Any]:
         phrase = "but the interval includes zero, so the replications do not resolve it"
     amount = _fmt("collected", over_base["mean"], currency)
     ci = _interval("collected", over_base["ci_low"], over_base["ci_high"], currency)
-    sentence = (
-        f"{winner} collects the most {currency}: {amount} more than {base} over the horizon "
-        f"(paired 95% CI {ci}), {phrase}."
-    )
-    runner = ranked[1]
+    sentence = f"It collects {amount} more than {base} over the horizon (paired 95% CI {ci}), {phrase}."
+    runner = ranked[1] if len(ranked) > 1 else base
     if runner != base:
         gap = comparison.paired(winner, runner, "collected", currency)
         resolved = _significant(gap["ci_low"], gap["ci_high"])

@@ -35,7 +35,7 @@ def test_report_files_are_complete(report: Path) -> None:
 
 def test_report_states_the_winner_with_a_paired_interval(report: Path) -> None:
     html = report.read_text()
-    assert re.search(r"<strong>[\w-]+</strong> wins in EUR\.", html)
+    assert re.search(r"<strong>[\w-]+</strong> collects the most EUR\.", html)
     assert "paired 95% CI" in html
     assert "3 replications" in html or "simulated 3 times" in html
     for policy in REPORT_POLICIES:
