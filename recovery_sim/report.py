@@ -120,11 +120,18 @@ def _significant(low: float | None, high: float | None) -> bool:
     return low is not None and high is not None and (low > 0 or high < 0)
 
 
+def _paired(ci: str) -> str:
+    return f" (paired 95% CI {ci})" if ci else ""
+
+
 def verdict(comparison: Comparison, currency: str) -> dict[str, Any]:
     """Which arm collects the most, by how much over the baseline and over the runner-up (paired CIs)."""
     ranked = comparison.ranking("collected", currency)
     winner, base = ranked[0], comparison.baseline
     out: dict[str, Any] = {"winner": winner, "baseline": base, "currency": currency, "ranking": ranked}
+    if len(ranked) == 1:
+        out["sentence"] = "Only one policy was run, so there is nothing to compare it with."
+        return out
     if winner == base:
         out["sentence"] = (
             f"No policy collects more {currency} than {base}: the baseline ranks first on collected revenue."
@@ -137,15 +144,18 @@ def verdict(comparison: Comparison, currency: str) -> dict[str, Any]:
         phrase = "but the interval includes zero, so the replications do not resolve it"
     amount = _fmt("collected", over_base["mean"], currency)
     ci = _interval("collected", over_base["ci_low"], over_base["ci_high"], currency)
-    sentence = f"It collects {amount} more than {base} over the horizon (paired 95% CI {ci}), {phrase}."
+    if not ci:
+        ci, phrase = "", "a single replication, so no interval: run more to know whether it holds"
+    sentence = f"It collects {amount} more than {base} over the horizon{_paired(ci)}, {phrase}."
     runner = ranked[1] if len(ranked) > 1 else base
     if runner != base:
         gap = comparison.paired(winner, runner, "collected", currency)
         resolved = _significant(gap["ci_low"], gap["ci_high"])
+        gap_ci = _interval("collected", gap["ci_low"], gap["ci_high"], currency)
         sentence += (
-            f" Its lead over the runner-up, {runner}, is {_fmt('collected', gap['mean'], currency)} "
-            f"(paired 95% CI {_interval('collected', gap['ci_low'], gap['ci_high'], currency)})"
-            + ("." if resolved else ", within the noise of these replications.")
+            f" Its lead over the runner-up, {runner}, is {_fmt('collected', gap['mean'], currency)}"
+            f"{_paired(gap_ci)}"
+            + ("." if resolved or not gap_ci else ", within the noise of these replications.")
         )
         out["runner_up"], out["gap"] = runner, gap
     out["over_baseline"] = over_base

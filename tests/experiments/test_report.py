@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from browser_support import PageProblems, chromium_context  # tests/ is on sys.path (rootdir conftest)
 
-from recovery_sim.experiment import InlineExecutor
-from recovery_sim.report import REPORT_POLICIES, build_report
+from recovery_sim.config import Policy
+from recovery_sim.experiment import InlineExecutor, compare
+from recovery_sim.report import REPORT_POLICIES, build_report, verdict
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +61,12 @@ def test_report_opens_in_chromium_without_errors(report: Path) -> None:
     assert not problems, problems
     assert len(images) == 6 and all(image["ok"] for image in images), images
     assert heading == "Which customer emails recover the most revenue?"
+
+
+def test_verdict_without_intervals_or_rivals(small_scenario) -> None:
+    tiny = small_scenario.scaled(customers=200, months=2)
+    policies = {name: Policy.named(name) for name in ("none", "all-on")}
+    once = compare(tiny, policies, replications=1, seed=1, executor=InlineExecutor())
+    assert "a single replication, so no interval" in verdict(once, "EUR")["sentence"]
+    alone = compare(tiny, {"all-on": policies["all-on"]}, replications=2, seed=1, executor=InlineExecutor())
+    assert verdict(alone, "EUR")["sentence"].startswith("Only one policy was run")
