@@ -431,10 +431,14 @@ def _load(model: type[BaseModel], path: str | Path) -> Any:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a directory, not a TOML file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:  # unreadable: permissions, a device, an I/O error
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

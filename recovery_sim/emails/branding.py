@@ -83,10 +83,14 @@ class Branding(BaseModel):
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"{path}: file not found") from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"{path}: is a directory, not a TOML file") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text") from exc
+        except OSError as exc:  # unreadable: permissions, a device, an I/O error
+            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         logo = raw.get("logo")
         if isinstance(logo, str) and not logo.startswith("data:") and not logo.lstrip().startswith("<svg"):
             raw["logo"] = _logo_file(path, logo)
