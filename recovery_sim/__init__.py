@@ -16,6 +16,7 @@ from .emails import (
     sign_link,
     verify_link,
 )
+from .experiment import Comparison, InlineExecutor, compare, load_sweep, open_executor, sweep
 from .gallery import build_gallery
 from .metrics import summary
 from .model import (
@@ -27,18 +28,25 @@ from .model import (
     PaymentMethodKind,
     SubscriptionStatus,
 )
+from .report import build_report
 
 __all__ = [
     "Branding",
     "build_gallery",
+    "build_report",
     "CollectionMethod",
+    "compare",
+    "Comparison",
     "ConfigError",
     "DunningAction",
     "email_log",
     "EmailContext",
     "EmailType",
     "EventKind",
+    "InlineExecutor",
     "InvoiceStatus",
+    "load_sweep",
+    "open_executor",
     "PaymentMethodKind",
     "Policy",
     "render_email",
@@ -51,6 +59,7 @@ __all__ = [
     "simulate_in_shards",
     "SubscriptionStatus",
     "summary",
+    "sweep",
     "TemplateProblem",
     "verify_link",
 ]
