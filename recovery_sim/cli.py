@@ -7,6 +7,7 @@ and field and exits with code 2, without a traceback and without touching output
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .api import simulate_in_shards
-from .atomic import write_parquet, write_text
+from .atomic import write_all
 from .config import ConfigError, Policy, Scenario
 from .emails.cli import app as emails_app
 from .experiment_cli import register as register_experiment_commands
@@ -124,10 +125,20 @@ def run(
     )
     out_console.print(summary_table(by_type, "emails sent by type"))
     if out is not None:
-        for name in ("events", "emails", "invoices", "customers"):
-            write_parquet(getattr(result, name), out / f"{name}.parquet")
-        write_text(headline.write_csv(), out / "summary.csv")
+        frames = {name: getattr(result, name) for name in ("events", "emails", "invoices", "customers")}
+        writes = {out / f"{name}.parquet": _parquet_writer(frame) for name, frame in frames.items()}
+        summary_csv = headline.write_csv()
+        writes[out / "summary.csv"] = lambda tmp: tmp.write_text(summary_csv, encoding="utf-8")
+        try:
+            write_all(writes)  # all five files or none of them
+        except OSError as exc:
+            where = exc.filename or out
+            raise fail(f"{where}: cannot write ({exc.strerror or exc}); nothing was written") from None
         out_console.print(f"wrote {out}/{{events,emails,invoices,customers}}.parquet and summary.csv")
+
+
+def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
+    return lambda tmp: frame.write_parquet(tmp)
 
 
 app.add_typer(emails_app, name="emails")
