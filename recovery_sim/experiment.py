@@ -492,7 +492,7 @@ def _claim_store(store: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest = {**manifest, "replications": max(old["replications"], manifest["replications"])}
         if manifest == old:
             return manifest
-    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", path)
     return manifest
 
 
@@ -614,7 +614,3 @@ def _write_unit(root: Path, task: Task, out: dict[str, pl.DataFrame]) -> None:
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
     """Written beside the target, then renamed over it: readers see no file or the whole file."""
     atomic.atomic_write(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic.write_text(text, path)

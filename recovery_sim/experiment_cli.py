@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import experiment
+from . import atomic, experiment
 from .config import ConfigError, Policy, Scenario
 from .report import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED, build_report
 
@@ -191,7 +191,7 @@ def compare_command(
             title = f"{chosen_scenario.name}: {replications} replications, {currency} in minor units"
             console.print(_headline(comparison.table, currency, title))
         if out is not None:
-            experiment.atomic_write_text(out / "table.csv", comparison.table.write_csv())
+            atomic.write_text(comparison.table.write_csv(), out / "table.csv")
             experiment.write_parquet_atomic(comparison.table, out / "table.parquet")
             experiment.write_parquet_atomic(comparison.replicates, out / "replicates.parquet")
             experiment.write_parquet_atomic(comparison.units, out / "units.parquet")

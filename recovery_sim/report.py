@@ -9,7 +9,6 @@ replications keeps the 20,000-customer default under three minutes on two cores.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
@@ -290,15 +289,9 @@ def _figures(comparison: Comparison, currency: str, readings: dict[str, str], ou
     figures = []
     for name, title, chart, reading in built:
         file = f"charts/{name}-{currency.lower()}.svg"
-        _publish(charts.export(chart, out_dir / file))
+        charts.export(chart, out_dir / file)
         figures.append(Figure(name, title, file, f"{title}, {currency}", reading))
     return figures
-
-
-def _publish(path: Path) -> Path:
-    """Readable by others like any generated page (temporary files are created private)."""
-    os.chmod(path, 0o644)
-    return path
 
 
 def build_report(
@@ -334,12 +327,12 @@ def build_report(
     figures = _figures(comparison, main, readings, out)
     for other, other_verdict in zip(currencies[1:], verdicts[1:], strict=True):
         file = f"charts/revenue-{other.lower()}.svg"
-        _publish(charts.export(charts.revenue_by_policy(comparison.table, other), out / file))
+        charts.export(charts.revenue_by_policy(comparison.table, other), out / file)
         title = f"Recovered and incremental revenue, {other}"
         reading = _readings(comparison, other, other_verdict["winner"])["revenue"]
         figures.append(Figure(f"revenue-{other.lower()}", title, file, title, reading))
-    _publish(atomic.write_text(comparison.table.write_csv(), out / "table.csv"))
-    _publish(atomic.write_parquet(comparison.replicates, out / "replicates.parquet"))
+    atomic.write_text(comparison.table.write_csv(), out / "table.csv")
+    atomic.write_parquet(comparison.replicates, out / "replicates.parquet")
     context = {
         "scenario": scenario,
         "policies": [{"name": n, "description": p.description} for n, p in policies.items()],
@@ -360,4 +353,4 @@ def build_report(
         "months": scenario.horizon_months,
     }
     html = _environment().get_template("index.html.j2").render(**context)
-    return _publish(atomic.write_text(html, out / "index.html"))
+    return atomic.write_text(html, out / "index.html")
