@@ -69,9 +69,8 @@ def headline_table(frame: pl.DataFrame, title: str) -> Table:
         if column in ("policy", "currency"):
             continue
         values = frame[column].to_list()
-        table.add_row(
-            column, *(f"{v:.1%}" if column.endswith("rate") and v is not None else f"{v:,}" for v in values)
-        )
+        cells = ("-" if v is None else f"{v:.1%}" if column.endswith("rate") else f"{v:,}" for v in values)
+        table.add_row(column, *cells)  # None: a metric with nothing to measure (e.g. no at-risk invoice)
     return table
 
 
