@@ -5,6 +5,8 @@ subscription business would run (SPEC R1-R13), measure recovered revenue, and re
 """
 
 from .api import Run, email_log, simulate, simulate_in_shards
+from .calibrate import Calibration
+from .calibrate import fit as fit_scenario
 from .config import ConfigError, Policy, Scenario
 from .emails import (
     Branding,
@@ -28,12 +30,16 @@ from .model import (
     PaymentMethodKind,
     SubscriptionStatus,
 )
+from .replay import Replay, replay, replay_report
 from .report import build_report
+from .stripe_export import export_run, export_stripe
+from .stripe_import import ImportedHistory, StripeImportError, import_stripe
 
 __all__ = [
     "Branding",
     "build_gallery",
     "build_report",
+    "Calibration",
     "CollectionMethod",
     "compare",
     "Comparison",
@@ -43,6 +49,11 @@ __all__ = [
     "EmailContext",
     "EmailType",
     "EventKind",
+    "export_run",
+    "export_stripe",
+    "fit_scenario",
+    "import_stripe",
+    "ImportedHistory",
     "InlineExecutor",
     "InvoiceStatus",
     "load_sweep",
@@ -51,12 +62,16 @@ __all__ = [
     "Policy",
     "render_email",
     "RenderedEmail",
+    "Replay",
+    "replay",
+    "replay_report",
     "Run",
     "sample_context",
     "Scenario",
     "sign_link",
     "simulate",
     "simulate_in_shards",
+    "StripeImportError",
     "SubscriptionStatus",
     "summary",
     "sweep",

@@ -23,6 +23,7 @@ from .config import ConfigError, Policy, Scenario
 from .emails.cli import app as emails_app
 from .experiment_cli import register as register_experiment_commands
 from .metrics import summary
+from .stripe_cli import register as register_stripe_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
@@ -142,6 +143,7 @@ def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
 
 app.add_typer(emails_app, name="emails")
 register_experiment_commands(app)
+register_stripe_commands(app)
 
 
 def main() -> None:
