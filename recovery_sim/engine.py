@@ -16,10 +16,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from heapq import heappush
+from types import SimpleNamespace
 
 import numpy as np
 import simpy
 from simpy.core import NORMAL
+from simpy.events import PENDING
 
 from . import rules
 from .cohorts import METHOD_KINDS, RECIPIENT_KINDS, Customers, new_card_expiry
@@ -37,7 +39,7 @@ from .model import (
     SubscriptionStatus,
     decline_codes,
 )
-from .periods import boundaries, boundary
+from .periods import boundaries, whole_days
 from .rng import Purpose, Streams
 
 CARD = METHOD_KINDS.index(PaymentMethodKind.CARD)
@@ -51,9 +53,19 @@ SLOT_CONFIRM = 16
 SLOT_INVOICE_REMINDER = 32
 CARD_INDEX = 100_000  # keyed-draw index base for card-lifecycle draws: CARD_INDEX + card version
 
+_STATUS_EVENT = {
+    SubscriptionStatus.CANCELED: EventKind.SUBSCRIPTION_CANCELED,
+    SubscriptionStatus.UNPAID: EventKind.SUBSCRIPTION_UNPAID,
+    SubscriptionStatus.PAST_DUE: EventKind.SUBSCRIPTION_PAST_DUE,
+    SubscriptionStatus.PAUSED: EventKind.SUBSCRIPTION_PAUSED,
+}
+
 K_CREATED = KIND[EventKind.INVOICE_CREATED]
 K_SUCCEEDED = KIND[EventKind.PAYMENT_SUCCEEDED]
 A_SYSTEM = ACTOR[Actor.SYSTEM]
+E_UPCOMING = EMAIL[EmailType.UPCOMING_RENEWAL]
+E_FINALIZED = EMAIL[EmailType.INVOICE_FINALIZED]
+E_PAID = EMAIL[EmailType.INVOICE_PAID]
 OPEN = STATUS[InvoiceStatus.OPEN]
 PAID = STATUS[InvoiceStatus.PAID]
 
@@ -102,11 +114,36 @@ class Subscription:
         )
 
 
+def _card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
+    """`_card_email_at` for every customer's first card (vectorised)."""
+    month = (c.card_exp_year.astype(np.int64) - 1970) * 12 + c.card_exp_month.astype(np.int64) - 1
+    first = month.astype("datetime64[M]").astype("datetime64[D]")
+    days = (first - np.datetime64(start, "D")).astype(np.int64)
+    return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
+
+
 def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
     """R9: the first instant of the expiry month (one calendar month before the card stops working)."""
     if not math.isfinite(expires_at):
         return math.inf
     return float((dt.date(exp_year, exp_month, 1) - start).days)
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """A subscription's state after the run, as far as anyone reads it."""
+
+    status: SubscriptionStatus
+
+
+class _Started:
+    """What `Process._resume` needs of the event that starts a process."""
+
+    _ok = True
+    _value = None
+
+
+_STARTED = _Started()
 
 
 class _Environment(simpy.Environment):
@@ -123,6 +160,17 @@ class _Environment(simpy.Environment):
         heappush(self._queue, (max(when, self._now), NORMAL, next(self._eid), event))
         return event
 
+    def start(self, generator) -> None:
+        """`process(generator)` for processes created before `run`, without an `Initialize` event.
+
+        SimPy would run every such process to its first `yield` at time 0, in creation order, before
+        anything else; running it there and then does the same, and spares a heap entry per process.
+        """
+        process = simpy.Process.__new__(simpy.Process)
+        process.env, process.callbacks, process._value = self, [], PENDING
+        process._generator = generator
+        process._resume(_STARTED)
+
 
 class Engine:
     """Runs one (scenario, policy, seed, replication) over a set of customers."""
@@ -133,6 +181,21 @@ class Engine:
         self.scenario = scenario
         self.policy = policy
         self.c = customers
+        # The same columns as Python lists: the per-event code indexes them one customer at a time.
+        self.cl = SimpleNamespace(
+            **{
+                name: getattr(customers, name).tolist()
+                for name in (
+                    "send_invoice",
+                    "method",
+                    "recipient",
+                    "plan",
+                    "cohort",
+                    "signup_at",
+                    "trial_days",
+                )
+            }
+        )
         self.streams = streams
         self.fast = fast
         self.start = scenario.start_date
@@ -151,6 +214,8 @@ class Engine:
         self.retry_success = {DECLINE[d.code]: d.retry_success for d in codes}
         self.retry_offsets = policy.retries.offsets()
         self.sends = {t: rules.policy_sends(policy, t) for t in EmailType}
+        self.act_chance = {t: self.behaviour.act_on_email.get(t, 0.0) for t in EmailType}
+        self.fatigue = self.behaviour.fatigue
         self.plan_step = [p.step_months for p in customers.plans]
         self.plan_price = [p.price for p in customers.plans]
         self.plan_interval = [p.interval for p in customers.plans]
@@ -175,34 +240,61 @@ class Engine:
             for t in EmailType
             for r, kind in enumerate(RECIPIENT_KINDS)
         }
+        # The fast path's quiet rows (active charge_automatically customers), decided once per recipient.
+        auto = CollectionMethod.CHARGE_AUTOMATICALLY
+        self._quiet_reminder_flags = [
+            (
+                rules.carries_management_link(policy, EmailType.UPCOMING_RENEWAL, auto),
+                self._delivered[EmailType.UPCOMING_RENEWAL, r],
+                self.act_chance[EmailType.UPCOMING_RENEWAL],
+            )
+            for r in range(len(RECIPIENT_KINDS))
+        ]
+        self._quiet_receipts = [
+            tuple(
+                (rules.carries_management_link(policy, t, auto), self._delivered[t, r])
+                if self.sends[t]
+                else None
+                for t in (EmailType.INVOICE_FINALIZED, EmailType.INVOICE_PAID)
+            )
+            for r in range(len(RECIPIENT_KINDS))
+        ]
 
     # ------------------------------------------------------------------------------------- set-up
 
     def run(self) -> Recorder:
         c = self.c
-        for j in range(len(c)):
-            exp_at = float(c.card_expires_at[j])
-            month, year = int(c.card_exp_month[j]), int(c.card_exp_year[j])
-            self.subs.append(
-                Subscription(
-                    j=j,
-                    id=int(c.ids[j]),
-                    card_expires_at=exp_at,
-                    card_email_at=_card_email_at(exp_at, month, year, self.start),
-                    anchor_day=int(c.anchor_day[j]),
-                    anchor_frac=float(c.anchor_frac[j]),
-                    has_method=not bool(c.trial_without_method[j]),
-                )
-            )
+        self.card_email_at = _card_emails_at(c, self.start)
+        self.period_end = np.full(len(c), math.inf)  # what the fast path leaves for R11d card links
         first_period = self._first_periods()
         quiet_until = self._record_quiet_prefix(first_period) if self.fast else first_period
-        for j, s in enumerate(self.subs):
+        card_process = ~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)
+        # Customers SimPy never sees keep one shared, never-modified state (active, as the prefix left them).
+        quiet = Subscription(j=-1, id=-1)
+        self.subs = [quiet] * len(c)
+        start = self.env.start
+        for j in np.flatnonzero((quiet_until >= 0) | card_process).tolist():
+            s = self.subs[j] = Subscription(
+                j=j,
+                id=int(c.ids[j]),
+                card_expires_at=float(c.card_expires_at[j]),
+                card_email_at=float(self.card_email_at[j]),
+                anchor_day=int(c.anchor_day[j]),
+                anchor_frac=float(c.anchor_frac[j]),
+                has_method=not bool(c.trial_without_method[j]),
+                period_end=float(self.period_end[j]),
+            )
             if quiet_until[j] >= 0:
-                self.env.process(self._lifecycle(s, int(quiet_until[j])))
-            if not c.send_invoice[j] and c.method[j] == CARD and s.card_email_at < self.horizon:
-                self.env.process(self._card(s, 0))
+                start(self._lifecycle(s, int(quiet_until[j])))
+            if card_process[j]:
+                start(self._card(s, 0))
         self.env.run(until=self.horizon)
         self._flush_invoices()
+        # Keep only what callers read (each subscription's final status): frees the per-customer state,
+        # open invoices, processes and the event queue before the frames are built.
+        final = {status: _Final(status) for status in SubscriptionStatus}
+        self.subs = [final[s.status] for s in self.subs]
+        self.env = _Environment()
         return self.rec
 
     def _first_periods(self) -> np.ndarray:
@@ -246,19 +338,14 @@ class Engine:
             return
         s.status = status
         s.status_since = self.env.now
-        kind = {
-            SubscriptionStatus.CANCELED: EventKind.SUBSCRIPTION_CANCELED,
-            SubscriptionStatus.UNPAID: EventKind.SUBSCRIPTION_UNPAID,
-            SubscriptionStatus.PAST_DUE: EventKind.SUBSCRIPTION_PAST_DUE,
-            SubscriptionStatus.PAUSED: EventKind.SUBSCRIPTION_PAUSED,
-        }.get(status)
+        kind = _STATUS_EVENT.get(status)
         if kind is not None:
             self._event(s, kind, actor=actor)
 
     def _collection(self, s: Subscription) -> CollectionMethod:
         return (
             CollectionMethod.SEND_INVOICE
-            if self.c.send_invoice[s.j]
+            if self.cl.send_invoice[s.j]
             else CollectionMethod.CHARGE_AUTOMATICALLY
         )
 
@@ -288,7 +375,7 @@ class Engine:
         if not (force or self.sends[email_type]):
             return None
         now = self.env.now
-        send_invoice = bool(self.c.send_invoice[s.j])
+        send_invoice = bool(self.cl.send_invoice[s.j])
         link, management = self._links[email_type, send_invoice]
         live_until = math.inf
         if link:
@@ -298,10 +385,10 @@ class Engine:
             link = rules.link_is_live(
                 live_until, now, s.status, s.status_since
             )  # R11: never send a dead link
-        delivered = self._delivered[email_type, self.c.recipient[s.j]]
+        delivered = self._delivered[email_type, self.cl.recipient[s.j]]
         acts = False
         if delivered and act_index is not None:
-            chance = self.behaviour.act_on_email.get(email_type, 0.0) * self.behaviour.fatigue**earlier
+            chance = self.act_chance[email_type] * self.fatigue**earlier
             acts = self._u(Purpose.ACT, s, act_index) < chance
         self.rec.email(
             now,
@@ -331,7 +418,7 @@ class Engine:
     # ---------------------------------------------------------------------------- money movements
 
     def _new_invoice(self, s: Subscription, period: int) -> Invoice:
-        amount = self.plan_price[self.c.plan[s.j]]
+        amount = self.plan_price[self.cl.plan[s.j]]
         invoice = Invoice(
             id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now, amount=amount
         )
@@ -371,7 +458,7 @@ class Engine:
         now = self.env.now
         s.method_updated_at = now
         s.has_method = True
-        if self.c.method[s.j] == CARD:
+        if self.cl.method[s.j] == CARD:
             s.card_version += 1
             month, year = new_card_expiry(self.streams, s.id, s.card_version, now, self.start)
             s.card_expires_at = rules.card_expires_at(month, year, self.start)
@@ -409,8 +496,7 @@ class Engine:
     # ---------------------------------------------------------------------------------- processes
 
     def _lifecycle(self, s: Subscription, period: int):
-        c = self.c
-        if c.trial_days[s.j] > 0 and period == 0:
+        if self.cl.trial_days[s.j] > 0 and period == 0:
             period = yield from self._trial(s)
             if period < 0:
                 return
@@ -425,20 +511,20 @@ class Engine:
                     return
 
     def _boundary(self, s: Subscription, k: int) -> float:
-        return boundary(self.start, s.anchor_day, s.anchor_frac, k, self.plan_step[self.c.plan[s.j]])
+        return whole_days(self.start, s.anchor_day, k * self.plan_step[self.cl.plan[s.j]]) + s.anchor_frac
 
     def _period(self, s: Subscription, k: int):
         """One billing period ending in renewal k. Returns False once the subscription stops billing."""
-        c, b_ = self.c, self.behaviour
+        b_ = self.behaviour
         env = self.env
         renew_at = self._boundary(s, k)
-        period_start = self._boundary(s, k - 1) if k > 0 else float(c.signup_at[s.j])
+        period_start = self._boundary(s, k - 1) if k > 0 else float(self.cl.signup_at[s.j])
         s.period_end = renew_at
-        new_signup = k == 0 and c.signup_at[s.j] >= 0 and c.trial_days[s.j] == 0
+        new_signup = k == 0 and self.cl.signup_at[s.j] >= 0 and self.cl.trial_days[s.j] == 0
         reminder = None
         if k > 0:
             reminder = rules.renewal_reminder_at(
-                self.policy, self.plan_interval[c.plan[s.j]], period_start, renew_at
+                self.policy, self.plan_interval[self.cl.plan[s.j]], period_start, renew_at
             )
         if reminder is not None and 0.0 <= reminder < self.horizon:
             yield env.timeout_at(reminder)
@@ -473,8 +559,8 @@ class Engine:
             self._event(s, EventKind.SUBSCRIPTION_CREATED)
         s.period_end = self._boundary(s, k + 1)  # the invoice opens the next period; R11d links end with it
         invoice = self._new_invoice(s, k)
-        if c.send_invoice[s.j]:
-            invoice.due_at = env.now + self.cohort_due[c.cohort[s.j]]
+        if self.cl.send_invoice[s.j]:
+            invoice.due_at = env.now + self.cohort_due[self.cl.cohort[s.j]]
             env.process(self._send_invoice(s, invoice))
             return True
         self._send(s, EmailType.INVOICE_FINALIZED, invoice, renew_at)
@@ -487,21 +573,21 @@ class Engine:
 
     def _churn_chance(self, s: Subscription) -> float:
         monthly = self.behaviour.voluntary_churn_monthly
-        return 1.0 - (1.0 - monthly) ** self.plan_step[self.c.plan[s.j]]
+        return 1.0 - (1.0 - monthly) ** self.plan_step[self.cl.plan[s.j]]
 
     def _first_attempt(self, s: Subscription, invoice: Invoice) -> tuple[str, int]:
         """('paid' | 'failed' | 'confirm', decline id) for the renewal's first automatic attempt."""
-        c, k, now = self.c, invoice.period, self.env.now
-        if c.method[s.j] == BOLETO:
+        k, now = invoice.period, self.env.now
+        if self.cl.method[s.j] == BOLETO:
             return "confirm", 0
-        if c.method[s.j] == CARD and s.card_expires_at <= now:
+        if self.cl.method[s.j] == CARD and s.card_expires_at <= now:
             return "failed", DECLINE[EXPIRED_CARD]
-        if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[c.cohort[s.j]]:
+        if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[self.cl.cohort[s.j]]:
             pick = int(np.searchsorted(self.decline_edges, self._u(Purpose.DECLINE_CODE, s, k), side="right"))
             return "failed", self.decline_ids[min(pick, len(self.decline_ids) - 1)]
         if (
-            c.method[s.j] == CARD
-            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[c.cohort[s.j]]
+            self.cl.method[s.j] == CARD
+            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[self.cl.cohort[s.j]]
         ):
             return "confirm", 0
         return "paid", 0
@@ -533,7 +619,7 @@ class Engine:
             attempt,
         )
         if not rules.payment_failed_email_due(
-            self.policy, self._collection(s), METHOD_KINDS[self.c.method[s.j]]
+            self.policy, self._collection(s), METHOD_KINDS[self.cl.method[s.j]]
         ):
             return
         index = invoice.period * PER_PERIOD + attempt
@@ -569,7 +655,7 @@ class Engine:
             if s.method_updated_at > t0:
                 success = self._u(Purpose.NEW_METHOD, s, k * PER_PERIOD + attempt) < b_.new_method_success
                 decline = DECLINE["generic_decline"] if not success else 0
-            elif self.c.method[s.j] == CARD and s.card_expires_at <= env.now:
+            elif self.cl.method[s.j] == CARD and s.card_expires_at <= env.now:
                 success, decline = False, DECLINE[EXPIRED_CARD]
             else:
                 success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(
@@ -596,7 +682,7 @@ class Engine:
         env, b_ = self.env, self.behaviour
         t0 = env.now
         k = invoice.period
-        boleto = self.c.method[s.j] == BOLETO
+        boleto = self.cl.method[s.j] == BOLETO
         expires = t0 + (b_.boleto_expiry_days if boleto else b_.three_ds_expiry_days)
         self._event(s, EventKind.PAYMENT_ACTION_REQUIRED, invoice.id, invoice.amount)
         confirm_at = math.inf
@@ -678,9 +764,9 @@ class Engine:
 
         Returns the next period to bill, or -1 when the subscription stops here.
         """
-        env, b_, c = self.env, self.behaviour, self.c
-        start = float(c.signup_at[s.j])
-        end = start + int(c.trial_days[s.j])
+        env, b_ = self.env, self.behaviour
+        start = float(self.cl.signup_at[s.j])
+        end = start + int(self.cl.trial_days[s.j])
         yield env.timeout_at(start)
         s.status, s.status_since = SubscriptionStatus.TRIALING, start
         s.period_end = end  # R11d: during the trial, the current period is the trial itself
@@ -805,7 +891,7 @@ class Engine:
             ],
             dtype=bool,
         )[c.plan]
-        card_email_at = np.array([s.card_email_at for s in self.subs])
+        card_email_at = self.card_email_at
         is_card = c.method == CARD
         eligible = (c.trial_days == 0) & ~c.send_invoice & (c.method != BOLETO)
         handover = np.where(eligible, -1, first_period)
@@ -857,9 +943,7 @@ class Engine:
                 self._bulk_quiet_period(
                     idx[quiet], kk[quiet], renew[quiet], price[idx[quiet]], new_signup[quiet]
                 )
-            for j, end in zip(idx[quiet_end].tolist(), renew[quiet_end].tolist(), strict=True):
-                if card_email_at[j] < self.horizon:
-                    self.subs[j].period_end = end  # what `_period` would have set, for R11d card links
+            self.period_end[idx[quiet_end]] = renew[quiet_end]  # what `_period` sets, for R11d card links
             stop = ~quiet
             handover[idx[stop & ~quiet_end]] = kk[stop & ~quiet_end]
             active[idx[stop]] = False
@@ -871,28 +955,36 @@ class Engine:
         Only when nothing else can touch this customer meanwhile: active, nothing open, no scheduled
         action pending. The quiet test and the rows written are those of `_record_quiet_prefix`.
         """
-        c, b_ = self.c, self.behaviour
+        cl = self.cl
         j = s.j
+        method = cl.method[j]
         if (
             s.pending
             or s.open_invoices
             or s.status is not SubscriptionStatus.ACTIVE
-            or c.send_invoice[j]
-            or c.method[j] == BOLETO
+            or cl.send_invoice[j]
+            or method == BOLETO
         ):
             return k
-        interval = self.plan_interval[c.plan[j]]
-        rate, share_3ds = self.cohort_rate[c.cohort[j]], self.cohort_3ds[c.cohort[j]]
-        churn = self._churn_chance(s)
-        card = c.method[j] == CARD
-        prev = self._boundary(s, k - 1)
+        plan, cohort = cl.plan[j], cl.cohort[j]
+        interval = self.plan_interval[plan]
+        rate, share_3ds = self.cohort_rate[cohort], self.cohort_3ds[cohort]
+        step = self.plan_step[plan]
+        churn = 1.0 - (1.0 - self.behaviour.voluntary_churn_monthly) ** step
+        cancel = self.behaviour.reminder_cancel_propensity
+        card = method == CARD
+        uniform, sid, horizon, now = self.streams.uniform, s.id, self.horizon, self.env.now
+        start, anchor_day, anchor_frac = self.start, s.anchor_day, s.anchor_frac
+        card_email_at = s.card_email_at
+        prev = whole_days(start, anchor_day, (k - 1) * step) + anchor_frac
+        policy = self.policy
         while True:
-            renew = self._boundary(s, k)
-            reminder = rules.renewal_reminder_at(self.policy, interval, prev, renew)
-            has_reminder = reminder is not None and 0.0 <= reminder < self.horizon
-            if has_reminder and reminder < self.env.now:
+            renew = whole_days(start, anchor_day, k * step) + anchor_frac
+            reminder = rules.renewal_reminder_at(policy, interval, prev, renew)
+            has_reminder = reminder is not None and 0.0 <= reminder < horizon
+            if has_reminder and reminder < now:
                 return k  # `_period` would send it late, at now
-            if renew >= self.horizon:
+            if renew >= horizon:
                 if has_reminder and s.card_expires_at <= renew:
                     return k
                 if has_reminder:
@@ -900,14 +992,11 @@ class Engine:
                 s.period_end = renew
                 return -1
             quiet = (
-                renew < s.card_email_at
-                and self._u(Purpose.CHURN, s, k) >= churn
-                and (
-                    not has_reminder
-                    or self._u(Purpose.REMINDER_CANCEL, s, k) >= b_.reminder_cancel_propensity
-                )
-                and self._u(Purpose.FIRST_ATTEMPT, s, k) >= rate
-                and not (card and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < share_3ds)
+                renew < card_email_at
+                and uniform(Purpose.CHURN, sid, k) >= churn
+                and (not has_reminder or uniform(Purpose.REMINDER_CANCEL, sid, k) >= cancel)
+                and uniform(Purpose.FIRST_ATTEMPT, sid, k) >= rate
+                and not (card and uniform(Purpose.NEEDS_CONFIRMATION, sid, k) < share_3ds)
             )
             if not quiet:
                 return k
@@ -919,68 +1008,24 @@ class Engine:
 
     def _quiet_reminder(self, s: Subscription, k: int, at: float, renew: float) -> None:
         """The R7 reminder row `_send` writes for an active card customer, at its own time."""
-        email_type = EmailType.UPCOMING_RENEWAL
-        collection = CollectionMethod.CHARGE_AUTOMATICALLY
-        delivered = rules.delivered_in_test_mode(
-            email_type, RECIPIENT_KINDS[self.c.recipient[s.j]], self.test_mode
-        )
-        chance = self.behaviour.act_on_email.get(email_type, 0.0)
-        acted = delivered and self._u(Purpose.ACT, s, k * PER_PERIOD + SLOT_REMINDER) < chance
-        self.rec.email(
-            at,
-            s.id,
-            NO_INVOICE,
-            EMAIL[email_type],
-            True,
-            rules.carries_management_link(self.policy, email_type, collection),
-            max(renew, at),
-            delivered,
-            acted,
-        )
+        management, delivered, chance = self._quiet_reminder_flags[self.cl.recipient[s.j]]
+        acted = delivered and self.streams.uniform(Purpose.ACT, s.id, k * PER_PERIOD + SLOT_REMINDER) < chance
+        self.rec.email(at, s.id, NO_INVOICE, E_UPCOMING, True, management, max(renew, at), delivered, acted)
 
     def _quiet_renewal(self, s: Subscription, k: int, renew: float) -> None:
-        """The rows `_period` + `_collect` write for a renewal paid on the first attempt."""
-        amount = self.plan_price[self.c.plan[s.j]]
-        invoice = Invoice(
-            id=s.id * 128 + k,
-            customer=s.id,
-            period=k,
-            created_at=renew,
-            amount=amount,
-            status=PAID,
-            paid_at=renew,
-            attempts=1,
-        )
-        self.invoices.append(invoice)
+        """The rows `_period` + `_collect` write for a renewal paid on the first attempt (no Invoice kept)."""
+        j, sid = s.j, s.id
+        amount = self.plan_price[self.cl.plan[j]]
+        invoice = sid * 128 + k
         rec = self.rec
-        rec.event(renew, s.id, K_CREATED, invoice.id, amount, 0, A_SYSTEM, 0)
-        recipient = RECIPIENT_KINDS[self.c.recipient[s.j]]
-        collection = CollectionMethod.CHARGE_AUTOMATICALLY
-        if self.sends[EmailType.INVOICE_FINALIZED]:
-            rec.email(
-                renew,
-                s.id,
-                invoice.id,
-                EMAIL[EmailType.INVOICE_FINALIZED],
-                False,
-                rules.carries_management_link(self.policy, EmailType.INVOICE_FINALIZED, collection),
-                math.inf,
-                rules.delivered_in_test_mode(EmailType.INVOICE_FINALIZED, recipient, self.test_mode),
-                False,
-            )
-        rec.event(renew, s.id, K_SUCCEEDED, invoice.id, amount, 0, A_SYSTEM, 1)
-        if self.sends[EmailType.INVOICE_PAID]:
-            rec.email(
-                renew,
-                s.id,
-                invoice.id,
-                EMAIL[EmailType.INVOICE_PAID],
-                False,
-                rules.carries_management_link(self.policy, EmailType.INVOICE_PAID, collection),
-                math.inf,
-                rules.delivered_in_test_mode(EmailType.INVOICE_PAID, recipient, self.test_mode),
-                False,
-            )
+        rec.invoice_row(invoice, sid, k, renew, amount, PAID, renew, 1, 0, False, A_SYSTEM, math.inf)
+        rec.event(renew, sid, K_CREATED, invoice, amount, 0, A_SYSTEM, 0)
+        finalized, paid = self._quiet_receipts[self.cl.recipient[j]]
+        if finalized is not None:
+            rec.email(renew, sid, invoice, E_FINALIZED, False, finalized[0], math.inf, finalized[1], False)
+        rec.event(renew, sid, K_SUCCEEDED, invoice, amount, 0, A_SYSTEM, 1)
+        if paid is not None:
+            rec.email(renew, sid, invoice, E_PAID, False, paid[0], math.inf, paid[1], False)
         s.period_end = self._boundary(s, k + 1)
 
     def _bulk_email(
@@ -1089,20 +1134,20 @@ class Engine:
         )
 
     def _flush_invoices(self) -> None:
+        row = self.rec.invoice_row
         for inv in self.invoices:
-            self.rec.invoice(
-                {
-                    "invoice_id": inv.id,
-                    "customer_id": inv.customer,
-                    "period": inv.period,
-                    "created_at": inv.created_at,
-                    "amount": inv.amount,
-                    "status": inv.status,
-                    "paid_at": inv.paid_at,
-                    "attempts": inv.attempts,
-                    "first_decline": inv.first_decline,
-                    "at_risk": inv.at_risk,
-                    "paid_by": inv.paid_by,
-                    "due_at": inv.due_at,
-                }
+            row(
+                inv.id,
+                inv.customer,
+                inv.period,
+                inv.created_at,
+                inv.amount,
+                inv.status,
+                inv.paid_at,
+                inv.attempts,
+                inv.first_decline,
+                inv.at_risk,
+                inv.paid_by,
+                inv.due_at,
             )
+        self.invoices = []

@@ -43,7 +43,13 @@ class _Columns:
 
     def extend(self, **columns: np.ndarray) -> None:
         self._flush()  # keep recording order: rows appended one by one before this chunk come first
-        self.chunks.append({name: np.asarray(columns[name]) for name in self.spec})
+        n = max(np.size(values) for values in columns.values())
+        self.chunks.append(
+            {
+                name: np.broadcast_to(np.asarray(columns[name], dtype=code), n)
+                for name, code in self.spec.items()
+            }
+        )
 
     def _flush(self) -> None:
         if any(len(buffer) for buffer in self.buffers.values()):
@@ -54,12 +60,17 @@ class _Columns:
                 del buffer[:]
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """All rows in recording order, one array per column (kept as the only chunk: no second copy)."""
         self._flush()
-        out = {}
-        for name, code in self.spec.items():
-            parts = [chunk[name].astype(code, copy=False) for chunk in self.chunks]
-            out[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=code)
-        return out
+        if len(self.chunks) != 1:
+            out = {}
+            for name, code in self.spec.items():
+                parts = [chunk[name].astype(code, copy=False) for chunk in self.chunks]
+                out[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=code)
+                for chunk in self.chunks:  # free each column's parts as soon as it is joined
+                    chunk[name] = None
+            self.chunks = [out]
+        return {name: np.asarray(values, dtype=self.spec[name]) for name, values in self.chunks[0].items()}
 
 
 class Recorder:
@@ -116,6 +127,7 @@ class Recorder:
             e["actor"].append,
             e["attempt"].append,
         )
+        self._inv = tuple(self.invoices.buffers[name].append for name in self.INVOICE_COLUMNS)
         m = self.emails.buffers
         self._em = (
             m["time"].append,
@@ -164,6 +176,26 @@ class Recorder:
         for name in self.INVOICE_COLUMNS:
             b[name].append(row[name])
 
+    def invoice_row(
+        self,
+        invoice: int,
+        customer: int,
+        period: int,
+        created_at: float,
+        amount: int,
+        status: int,
+        paid_at: float,
+        attempts: int,
+        first_decline: int,
+        at_risk: bool,
+        paid_by: int,
+        due_at: float,
+    ) -> None:
+        """One invoice row (the columns of `INVOICE_COLUMNS`, in order)."""
+        i, c, p, cr, a, st, pa, at, fd, ar, pb, du = self._inv
+        i(invoice), c(customer), p(period), cr(created_at), a(amount), st(status), pa(paid_at)
+        at(attempts), fd(first_decline), ar(at_risk), pb(paid_by), du(due_at)
+
 
 def _decode(codes: np.ndarray, names: list[str], dtype: pl.DataType) -> pl.Series:
     """Integer codes → labels, vectorised (much faster than indexing a numpy string array)."""
@@ -178,81 +210,93 @@ def _at(time: pl.Expr, start: dt.date) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
+def _sorted_frame(columns: dict[str, np.ndarray]) -> pl.DataFrame:
+    """Columns → frame sorted by time, then customer; ties keep recording order (a stable sort).
+
+    One column is gathered at a time, so the peak is the recorded columns plus the frame being built.
+    """
+    order = np.lexsort((columns["customer_id"], columns["time"]))
+    return pl.DataFrame({name: pl.Series(name, values[order]) for name, values in columns.items()})
+
+
 def frames(
     recorder: Recorder, start: dt.date, customer_ids: np.ndarray, currencies: np.ndarray
 ) -> dict[str, pl.DataFrame]:
     """The three frames of a run, sorted by time and customer (ties keep each customer's recording order)."""
     names, per_customer = np.unique(np.asarray(currencies, dtype=str), return_inverse=True)
+    currency_type = pl.Categorical
 
-    def currency_of(ids: np.ndarray) -> pl.Series:
+    def currency_of(ids: pl.Series) -> pl.Series:
+        ids = ids.to_numpy()
         codes = per_customer[np.searchsorted(customer_ids, ids)] if len(ids) else np.zeros(0, np.int64)
-        return _decode(codes, list(names), pl.String).cast(pl.Categorical)
+        return _decode(codes, list(names), pl.String).cast(currency_type)
 
-    ev = recorder.events.arrays()
-    events = (
-        pl.DataFrame(ev)
-        .with_columns(
-            _decode(ev["kind"], [k.value for k in EVENT_KINDS], EventKindEnum).alias("kind"),
-            _decode(ev["actor"], [a.value for a in ACTORS], ActorEnum).alias("actor"),
-            _decode(ev["decline"], DECLINES, DeclineEnum).alias("decline_code"),
-            currency_of(ev["customer_id"]).alias("currency"),
-            pl.when(pl.col("invoice_id") >= 0).then(pl.col("invoice_id")).alias("invoice_id"),
-        )
-        .drop("decline")
-    )
-    events = events.with_row_index("seq").sort(["time", "customer_id", "seq"]).drop("seq")
-    events = events.with_columns(_at(pl.col("time"), start).alias("at")).select(
+    def nullable(name: str) -> pl.Expr:
+        return pl.when(pl.col(name) >= 0).then(pl.col(name)).alias(name)
+
+    events = _sorted_frame(recorder.events.arrays())
+    events = events.select(
         "time",
-        "at",
-        "customer_id",
-        "invoice_id",
-        "kind",
-        "amount",
-        "currency",
-        "decline_code",
-        "actor",
-        "attempt",
+        _at(pl.col("time"), start).alias("at"),
+        pl.col("customer_id").cast(pl.Int64),
+        nullable("invoice_id").cast(pl.Int64),
+        pl.col("kind").replace_strict(
+            list(range(len(EVENT_KINDS))), [k.value for k in EVENT_KINDS], return_dtype=EventKindEnum
+        ),
+        pl.col("amount").cast(pl.Int64),
+        pl.lit(currency_of(events["customer_id"])).alias("currency"),
+        pl.col("decline")
+        .replace_strict(list(range(len(DECLINES))), DECLINES, return_dtype=DeclineEnum)
+        .alias("decline_code"),
+        pl.col("actor").replace_strict(
+            list(range(len(ACTORS))), [a.value for a in ACTORS], return_dtype=ActorEnum
+        ),
+        pl.col("attempt").cast(pl.Int8),
     )
 
-    em = recorder.emails.arrays()
-    emails = pl.DataFrame(em).with_columns(
-        _decode(em["email_type"], [t.value for t in EMAIL_TYPES], EmailTypeEnum).alias("email_type"),
+    emails = _sorted_frame(recorder.emails.arrays())
+    live = pl.col("link_live_until")
+    emails = emails.select(
+        "time",
+        _at(pl.col("time"), start).alias("sent_at"),
+        pl.col("customer_id").cast(pl.Int64),
+        nullable("invoice_id").cast(pl.Int64),
+        pl.col("email_type").replace_strict(
+            list(range(len(EMAIL_TYPES))), [t.value for t in EMAIL_TYPES], return_dtype=EmailTypeEnum
+        ),
         pl.col("link_included").cast(pl.Boolean),
+        pl.when(pl.col("link_included").cast(pl.Boolean) & live.is_finite())
+        .then(_at(live, start))
+        .alias("link_live_until"),
         pl.col("management_link").cast(pl.Boolean),
         pl.col("delivered").cast(pl.Boolean),
         pl.col("acted").cast(pl.Boolean),
-        pl.when(pl.col("invoice_id") >= 0).then(pl.col("invoice_id")).alias("invoice_id"),
-    )
-    emails = emails.with_row_index("seq").sort(["time", "customer_id", "seq"]).drop("seq")
-    live = pl.col("link_live_until")
-    emails = emails.with_columns(
-        _at(pl.col("time"), start).alias("sent_at"),
-        pl.when(pl.col("link_included") & live.is_finite()).then(_at(live, start)).alias("link_live_until"),
-    ).select(
-        "time",
-        "sent_at",
-        "customer_id",
-        "invoice_id",
-        "email_type",
-        "link_included",
-        "link_live_until",
-        "management_link",
-        "delivered",
-        "acted",
     )
 
     inv = recorder.invoices.arrays()
-    invoices = (
-        pl.DataFrame(inv)
-        .with_columns(
-            _decode(inv["status"], [s.value for s in INVOICE_STATUSES], InvoiceStatusEnum).alias("status"),
-            _decode(inv["first_decline"], DECLINES, DeclineEnum).alias("first_decline"),
-            _decode(inv["paid_by"], [a.value for a in ACTORS], ActorEnum).alias("paid_by"),
-            currency_of(inv["customer_id"]).alias("currency"),
-            pl.col("at_risk").cast(pl.Boolean),
-            pl.when(pl.col("paid_at").is_finite()).then(pl.col("paid_at")).alias("paid_at"),
-            pl.when(pl.col("due_at").is_finite()).then(pl.col("due_at")).alias("due_at"),
-        )
-        .sort("invoice_id")
+    order = np.argsort(inv["invoice_id"], kind="stable")
+    invoices = pl.DataFrame({name: pl.Series(name, values[order]) for name, values in inv.items()})
+    invoices = invoices.select(
+        pl.col("invoice_id").cast(pl.Int64),
+        pl.col("customer_id").cast(pl.Int64),
+        pl.col("period").cast(pl.Int16),
+        "created_at",
+        pl.col("amount").cast(pl.Int64),
+        pl.col("status").replace_strict(
+            list(range(len(INVOICE_STATUSES))),
+            [s.value for s in INVOICE_STATUSES],
+            return_dtype=InvoiceStatusEnum,
+        ),
+        pl.when(pl.col("paid_at").is_finite()).then(pl.col("paid_at")).alias("paid_at"),
+        pl.col("attempts").cast(pl.Int8),
+        pl.col("first_decline").replace_strict(
+            list(range(len(DECLINES))), DECLINES, return_dtype=DeclineEnum
+        ),
+        pl.col("at_risk").cast(pl.Boolean),
+        pl.col("paid_by").replace_strict(
+            list(range(len(ACTORS))), [a.value for a in ACTORS], return_dtype=ActorEnum
+        ),
+        pl.when(pl.col("due_at").is_finite()).then(pl.col("due_at")).alias("due_at"),
+        pl.lit(currency_of(invoices["customer_id"])).alias("currency"),
     )
     return {"events": events, "emails": emails, "invoices": invoices}

@@ -17,11 +17,11 @@ from .config import add_months
 
 def boundary(start: dt.date, anchor_day: int, anchor_frac: float, k: int, step_months: int) -> float:
     """The k-th renewal instant after an anchor given as whole day offset and fraction of a day."""
-    return _whole_days(start, anchor_day, k * step_months) + anchor_frac
+    return whole_days(start, anchor_day, k * step_months) + anchor_frac
 
 
 @lru_cache(maxsize=1 << 16)
-def _whole_days(start: dt.date, anchor_day: int, months: int) -> float:
+def whole_days(start: dt.date, anchor_day: int, months: int) -> float:
     """Days from `start` to the anchor day moved by `months` (cached: anchors repeat across customers)."""
     anchor_date = start + dt.timedelta(days=anchor_day)
     return float((add_months(anchor_date, months) - start).days)
