@@ -174,8 +174,12 @@ def timeline_files(
         int(r["customer_id"]): r
         for r in data.customers.filter(pl.col("customer_id").is_in(chosen)).to_dicts()
     }
-    emails = data.emails.filter(pl.col("customer_id").is_in(chosen)).sort("customer_id", "time")
-    events = data.events.filter(pl.col("customer_id").is_in(chosen)).sort("customer_id", "time")
+    emails = data.emails.filter(pl.col("customer_id").is_in(chosen)).sort(
+        "customer_id", "time", maintain_order=True
+    )
+    events = data.events.filter(pl.col("customer_id").is_in(chosen)).sort(
+        "customer_id", "time", maintain_order=True
+    )
     files: dict[str, str] = {}
     index_rows = []
     for customer_id in chosen:
