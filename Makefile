@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: setup demo test lint bench lab gallery browser clean
+.PHONY: setup demo test lint bench bench-quick lab gallery browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,6 +29,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/sweep_bench.py
+	$(BIN)/python benchmarks/import_bench.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/sweep_bench.py --quick
+	$(BIN)/python benchmarks/import_bench.py --quick
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name recovery-sim --display-name "recovery-sim"
