@@ -157,7 +157,7 @@ def verify_link(
     subscription it is for (WrongSubscription)."""
     try:
         payload, signature = token.split(".")
-    except (AttributeError, ValueError) as exc:
+    except (AttributeError, TypeError, ValueError) as exc:  # not a string (None, bytes), or not two parts
         raise TamperedLink("malformed link token") from exc
     expected = _signature(SigningKey.of(key).secret, payload)
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
