@@ -156,6 +156,13 @@ def _run(action: Callable[[], Any]) -> Any:
         return action()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # an --out that cannot be written: under a regular file, read-only, a full disk
+        raise _fail(f"{exc.filename or 'output'}: cannot write ({exc.strerror or exc})") from None
+
+
+def _parquet(frame: pl.DataFrame) -> Callable[[Path], None]:
+    """The same file experiment.write_parquet_atomic writes, for atomic.write_all."""
+    return lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True)
 
 
 def compare_command(
@@ -191,10 +198,15 @@ def compare_command(
             title = f"{chosen_scenario.name}: {replications} replications, {currency} in minor units"
             console.print(_headline(comparison.table, currency, title))
         if out is not None:
-            atomic.write_text(comparison.table.write_csv(), out / "table.csv")
-            experiment.write_parquet_atomic(comparison.table, out / "table.parquet")
-            experiment.write_parquet_atomic(comparison.replicates, out / "replicates.parquet")
-            experiment.write_parquet_atomic(comparison.units, out / "units.parquet")
+            csv = comparison.table.write_csv()
+            atomic.write_all(  # the four files together or none of them
+                {
+                    out / "table.csv": lambda tmp: tmp.write_text(csv, encoding="utf-8"),
+                    out / "table.parquet": _parquet(comparison.table),
+                    out / "replicates.parquet": _parquet(comparison.replicates),
+                    out / "units.parquet": _parquet(comparison.units),
+                }
+            )
             console.print(f"wrote {out}/table.csv, table.parquet, replicates.parquet, units.parquet")
 
     _run(action)
