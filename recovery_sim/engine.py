@@ -13,6 +13,7 @@ Two paths give identical results (tests/test_fast_path.py):
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from dataclasses import dataclass, field
 from heapq import heappush
@@ -263,6 +264,17 @@ class Engine:
     # ------------------------------------------------------------------------------------- set-up
 
     def run(self) -> Recorder:
+        # The run builds millions of long-lived objects and almost no reference cycles: the cyclic
+        # collector would rescan them all again and again (15 % of the run at 100k customers).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> Recorder:
         c = self.c
         self.card_email_at = _card_emails_at(c, self.start)
         self.period_end = np.full(len(c), math.inf)  # what the fast path leaves for R11d card links
