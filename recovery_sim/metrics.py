@@ -76,7 +76,12 @@ def summary(run) -> pl.DataFrame:
         churn_counts(run)
         .join(invoice_totals(run.invoices), on="currency", how="left")
         .join(email_counts(run), on="currency", how="left")
-        .with_columns(pl.col("emails_sent").fill_null(0), pl.lit(run.policy.name).alias("policy"))
+        .with_columns(
+            # A currency whose customers were never invoiced in the horizon billed 0, not null.
+            *(pl.col(c).fill_null(0) for c in ("invoices", *MONEY, "at_risk_invoices", "recovered_invoices")),
+            pl.col("emails_sent").fill_null(0),
+            pl.lit(run.policy.name).alias("policy"),
+        )
     )
     return table.select(
         "policy",
