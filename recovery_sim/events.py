@@ -78,7 +78,7 @@ class Recorder:
 
     EVENT_COLUMNS = {
         "time": "d",
-        "customer_id": "q",
+        "customer_id": "i",  # int32 while recording (ids < 2**31); Int64 in the frames
         "invoice_id": "q",
         "kind": "b",
         "amount": "q",
@@ -88,7 +88,7 @@ class Recorder:
     }
     EMAIL_COLUMNS = {
         "time": "d",
-        "customer_id": "q",
+        "customer_id": "i",  # int32 while recording (ids < 2**31); Int64 in the frames
         "invoice_id": "q",
         "email_type": "b",
         "link_included": "b",
@@ -99,7 +99,7 @@ class Recorder:
     }
     INVOICE_COLUMNS = {
         "invoice_id": "q",
-        "customer_id": "q",
+        "customer_id": "i",
         "period": "h",
         "created_at": "d",
         "amount": "q",
