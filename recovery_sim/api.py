@@ -53,8 +53,8 @@ def simulate(
     out = frames(recorder, scenario.start_date, customers.ids, currencies)
     cohort_names = pl.Series([c.name for c in scenario.cohorts])
     table = table.with_columns(
-        pl.Series("cohort", cohort_names.gather(table["cohort_index"].cast(pl.UInt32)).to_list()),
-        pl.Series("final_status", [s.status.value for s in engine.subs]),
+        pl.Series("cohort", cohort_names.gather(table["cohort_index"].cast(pl.UInt32)).to_list(), pl.String),
+        pl.Series("final_status", [s.status.value for s in engine.subs], pl.String),
     )
     return Run(scenario, policy, seed, replication, out["events"], out["emails"], out["invoices"], table)
 

@@ -90,8 +90,15 @@ class Customers:
                 "card_exp_month": self.card_exp_month,
                 "card_exp_year": self.card_exp_year,
                 "recipient": [RECIPIENT_KINDS[r].value for r in self.recipient.tolist()],
-            }
+            },
+            # Text columns stay String when they hold no value: an empty shard, or no country with a
+            # time zone, would otherwise give Null columns that do not concatenate with other shards.
+            schema_overrides={name: pl.String for name in _TEXT_COLUMNS},
         )
+
+
+_TEXT_COLUMNS = ("plan", "interval", "currency", "country", "timezone", "locale", "collection_method",
+                 "payment_method", "recipient")  # fmt: skip
 
 
 def _pick(u: np.ndarray, shares: list[float]) -> np.ndarray:
