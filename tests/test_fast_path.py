@@ -148,3 +148,18 @@ def test_shard_of_one_customer(small_default) -> None:
     assert alone.events.drop("currency").equals(
         whole.events.filter(pl.col("customer_id") == busiest).drop("currency")
     )
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+def test_engine_shortcuts_change_nothing(small_default, fast: bool, monkeypatch) -> None:
+    """Starting processes without SimPy's Initialize event and pausing the garbage collector during the
+    run are pure speed-ups: SimPy's own start and a collecting run give the same frames."""
+    from recovery_sim import engine
+
+    runs = [
+        simulate(small_default, Policy.named(name), seed=11, fast=fast) for name in ("all-on", "aggressive")
+    ]
+    monkeypatch.setattr(engine._Environment, "start", lambda env, generator: env.process(generator))
+    monkeypatch.setattr(engine.gc, "disable", lambda: None)
+    for name, run in zip(("all-on", "aggressive"), runs, strict=True):
+        assert_same_frames(run, simulate(small_default, Policy.named(name), seed=11, fast=fast))
