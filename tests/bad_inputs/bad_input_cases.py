@@ -636,6 +636,33 @@ CASES: list[Case] = [
         ("report", "-p", "none", "-p", "almost-all", "--out", "{tmp}/out"),
         ("unknown policy 'almost-all'",),
     ),
+    Case(
+        "cli-sweep-dask-unreachable",
+        "arguments",
+        "sweep --dask naming a scheduler nobody runs",
+        (*SWEEP, "--grid", "retries.max_attempts=2,4", "--dask", "tcp://127.0.0.1:1"),
+        ("cannot reach the Dask scheduler at tcp://127.0.0.1:1",),
+    ),
+    Case(
+        "out-sweep-other-store",
+        "output paths",
+        "sweep --out naming the store of another sweep",
+        (*SWEEP, "--grid", "retries.max_attempts=2,4"),
+        ("{tmp}/out holds a different sweep", "use another --out or remove it"),
+        files={
+            "out/manifest.json": json.dumps({"format": 1, "kind": "recovery_sim.sweep", "replications": 1})
+        },
+        out=None,
+    ),
+    Case(
+        "out-sweep-corrupt-manifest",
+        "output paths",
+        "sweep --out naming a store whose manifest is not JSON",
+        (*SWEEP, "--grid", "retries.max_attempts=2,4"),
+        ("{tmp}/out/manifest.json: unreadable manifest",),
+        files={"out/manifest.json": '{"format": 1, "kind": '},
+        out=None,
+    ),
     # Output paths that cannot be written (root ignores permission bits: a path under a regular file)
     Case(
         "out-run-under-a-file",

@@ -189,6 +189,8 @@ def test_errors_doc_is_generated_from_the_catalogue() -> None:
     doc = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
     for case in CASES:
         assert f"| `{case.id}` |" in doc, f"docs/errors.md does not list {case.id}"
+    reliability = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    assert f"| {len(CASES)} |" in reliability, "docs/reliability.md gives another number of cases"
     assert doc == errors_doc(), (
         "docs/errors.md is stale: run .venv/bin/python tests/bad_inputs/bad_input_cases.py"
     )
