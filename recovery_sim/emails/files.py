@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -11,21 +10,9 @@ from ..atomic import write_all
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write to a temporary file in the same folder, fsync, then `os.replace` it into place."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write to a temporary file in the same folder, fsync, then `os.replace` it into place; on failure
+    nothing is left, not even a folder this call created. The file gets the usual permissions."""
+    return write_all({Path(path): _synced(data)})[0]
 
 
 def write_tree(root: str | Path, files: Mapping[str, bytes | str]) -> list[Path]:

@@ -250,6 +250,12 @@ def render_email(
     preheader = one_line(_run(text_template, variables, "preheader"))
     text = finish_text(_run(text_template, variables))
     html = finish_html(_run(html_template, {**variables, "subject": subject, "preheader": preheader}))
+    size = len(html.encode("utf-8"))
+    if size >= MAX_HTML_BYTES:
+        raise TemplateProblem(
+            f"{html_template.filename}: the rendered {kind.value} email is {size:,} bytes; email clients "
+            f"clip messages above ~102 KB, so it must stay below {MAX_HTML_BYTES:,} bytes"
+        )
     return RenderedEmail(
         email_type=kind,
         locale=locale,
