@@ -832,6 +832,26 @@ CASES: list[Case] = [
         "payment_failed.html.j2",
         "blocked by the template sandbox",
     ),
+    template_case(
+        "template-include-outside",
+        "a template including a file outside the template folders",
+        '{% include "../../../../etc/passwd" %}\n',
+        "template '../../../../etc/passwd' not found",
+    ),
+    template_case(
+        "template-range-bomb",
+        "a template looping ten million times",
+        "{% for i in range(10**7) %}x{% endfor %}\n",
+        "payment_failed.html.j2, line 1",
+        "Range too big",
+    ),
+    template_case(
+        "template-oversized-email",
+        "a template rendering an email over 100 KB (clipped by mail clients)",
+        "{% for i in range(30000) %}<p>{{ i }}</p>{% endfor %}\n",
+        "payment_failed.html.j2: the rendered payment_failed email is",
+        "must stay below 100,000 bytes",
+    ),
     Case(
         "template-folder-missing",
         "email templates",
