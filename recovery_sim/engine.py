@@ -176,6 +176,8 @@ class _Environment(simpy.Environment):
 class Engine:
     """Runs one (scenario, policy, seed, replication) over a set of customers."""
 
+    batch = 50_000  # customers per SimPy run (any size gives the same frames)
+
     def __init__(
         self, scenario: Scenario, policy: Policy, customers: Customers, streams: Streams, fast: bool = True
     ) -> None:
@@ -281,31 +283,35 @@ class Engine:
         first_period = self._first_periods()
         quiet_until = self._record_quiet_prefix(first_period) if self.fast else first_period
         card_process = ~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)
-        # Customers SimPy never sees keep one shared, never-modified state (active, as the prefix left them).
-        quiet = Subscription(j=-1, id=-1)
-        self.subs = [quiet] * len(c)
-        start = self.env.start
-        for j in np.flatnonzero((quiet_until >= 0) | card_process).tolist():
-            s = self.subs[j] = Subscription(
-                j=j,
-                id=int(c.ids[j]),
-                card_expires_at=float(c.card_expires_at[j]),
-                card_email_at=float(self.card_email_at[j]),
-                anchor_day=int(c.anchor_day[j]),
-                anchor_frac=float(c.anchor_frac[j]),
-                has_method=not bool(c.trial_without_method[j]),
-                period_end=float(self.period_end[j]),
-            )
-            if quiet_until[j] >= 0:
-                start(self._lifecycle(s, int(quiet_until[j])))
-            if card_process[j]:
-                start(self._card(s, 0))
-        self.env.run(until=self.horizon)
-        self._flush_invoices()
-        # Keep only what callers read (each subscription's final status): frees the per-customer state,
-        # open invoices, processes and the event queue before the frames are built.
+        # Callers read each subscription's final status only; customers SimPy never sees stay active.
         final = {status: _Final(status) for status in SubscriptionStatus}
-        self.subs = [final[s.status] for s in self.subs]
+        self.subs = [final[SubscriptionStatus.ACTIVE]] * len(c)
+        busy = np.flatnonzero((quiet_until >= 0) | card_process).tolist()
+        # Customers never interact and every draw is keyed: SimPy runs them a batch at a time (rows are
+        # those of one big run, as for shards), which keeps the event queue and live state small.
+        for first in range(0, len(busy), self.batch):
+            self.env = env = _Environment()
+            batch = []
+            for j in busy[first : first + self.batch]:
+                s = Subscription(
+                    j=j,
+                    id=int(c.ids[j]),
+                    card_expires_at=float(c.card_expires_at[j]),
+                    card_email_at=float(self.card_email_at[j]),
+                    anchor_day=int(c.anchor_day[j]),
+                    anchor_frac=float(c.anchor_frac[j]),
+                    has_method=not bool(c.trial_without_method[j]),
+                    period_end=float(self.period_end[j]),
+                )
+                batch.append(s)
+                if quiet_until[j] >= 0:
+                    env.start(self._lifecycle(s, int(quiet_until[j])))
+                if card_process[j]:
+                    env.start(self._card(s, 0))
+            env.run(until=self.horizon)
+            self._flush_invoices()
+            for s in batch:
+                self.subs[s.j] = final[s.status]
         self.env = _Environment()
         return self.rec
 

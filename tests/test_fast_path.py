@@ -163,3 +163,13 @@ def test_engine_shortcuts_change_nothing(small_default, fast: bool, monkeypatch)
     monkeypatch.setattr(engine.gc, "disable", lambda: None)
     for name, run in zip(("all-on", "aggressive"), runs, strict=True):
         assert_same_frames(run, simulate(small_default, Policy.named(name), seed=11, fast=fast))
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+def test_simpy_batches_change_nothing(small_default, fast: bool, monkeypatch) -> None:
+    """SimPy runs the customers a batch at a time; any batch size gives the same frames."""
+    from recovery_sim import engine
+
+    whole = simulate(small_default, Policy.named("all-on"), seed=12, fast=fast)
+    monkeypatch.setattr(engine.Engine, "batch", 7)
+    assert_same_frames(whole, simulate(small_default, Policy.named("all-on"), seed=12, fast=fast))
