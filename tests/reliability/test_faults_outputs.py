@@ -251,3 +251,42 @@ def test_writer_killed_at_random_instants_leaves_only_whole_files(tmp_path, dela
         else:
             assert path.read_text(encoding="utf-8").endswith("</body></html>\n"), path
     assert all(p.name.endswith(".tmp") for p in tmp_path.iterdir() if p.name.startswith("."))
+
+
+STRIPE_SAMPLE = ROOT / "tests" / "fixtures" / "stripe" / "sample"
+
+
+@pytest.mark.skipif(not STRIPE_SAMPLE.is_dir(), reason="no Stripe sample export in tests/fixtures")
+def test_stripe_import_disk_full_writes_nothing(tmp_path, monkeypatch) -> None:
+    """import stripe --out --calibrate: the second Parquet file fails; neither the fitted scenario nor
+    any Parquet file is left, nor the folders."""
+    real, calls = pl.DataFrame.write_parquet, []
+
+    def flaky(self, file, *args, **kwargs):
+        calls.append(file)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return real(self, file, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", flaky)
+    args = ["import", "stripe", str(STRIPE_SAMPLE), "--out", "out/history", "--calibrate", "fit/fitted.toml"]
+    code, output = call_main(args, tmp_path)
+    assert code == 2 and "No space left on device" in output and "Traceback" not in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stripe_export_disk_full_writes_nothing(tmp_path, monkeypatch) -> None:
+    """export stripe: a write failing on the third file leaves no file of the export and no folder."""
+    real, calls = Path.write_text, []
+
+    def flaky(self, data, *args, **kwargs):
+        calls.append(self)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", flaky)
+    code, output = call_main(["export", "stripe", "--customers", "40", "--months", "2", "--out", "export"],
+                             tmp_path)  # fmt: skip
+    assert code == 2 and "No space left on device" in output and "Traceback" not in output
+    assert list(tmp_path.iterdir()) == []
