@@ -176,7 +176,7 @@ class _Environment(simpy.Environment):
 class Engine:
     """Runs one (scenario, policy, seed, replication) over a set of customers."""
 
-    batch = 50_000  # customers per SimPy run (any size gives the same frames)
+    batch = 5_000  # customers per SimPy run (any size gives the same frames)
 
     def __init__(
         self, scenario: Scenario, policy: Policy, customers: Customers, streams: Streams, fast: bool = True
