@@ -31,9 +31,18 @@ from .model import (
     SubscriptionStatus,
 )
 from .replay import Replay, replay, replay_report
-from .report import build_report
 from .stripe_export import export_run, export_stripe
 from .stripe_import import ImportedHistory, StripeImportError, import_stripe
+
+
+def __getattr__(name: str):
+    """`build_report` loads the chart stack (altair) only when first used."""
+    if name == "build_report":
+        from .report import build_report
+
+        return build_report
+    raise AttributeError(f"module 'recovery_sim' has no attribute {name!r}")
+
 
 __all__ = [
     "Branding",

@@ -420,7 +420,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
         where = _location(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling; see docs/policies.md or the shipped files)"
+            message = "unknown field (check its spelling against the shipped files in data/ and docs/)"
         lines.append(f"{source}: {where}: {message}")
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from . import atomic, experiment
 from .config import ConfigError, Policy, Scenario
-from .report import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED, build_report
+from .experiment import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED
 
 err = Console(stderr=True)
 
@@ -286,6 +286,8 @@ def report_command(
         chosen = _policies(policy)
         experiment.check_dask(dask)
         with experiment.open_executor(workers, dask) as ex, _progress("simulating") as progress:
+            from .report import build_report  # altair is slow to import: only when a report is asked
+
             index = build_report(
                 out, scenario=chosen_scenario, policies=chosen, replications=replications, seed=seed,
                 progress=progress, executor=ex, workers=workers or experiment.default_workers(),
