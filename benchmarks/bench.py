@@ -1,16 +1,26 @@
 """`make bench`: engine throughput against a bare SimPy loop measured in the same run.
 
-For each size: wall time of `simulate` + `summary` on the default scenario scaled up (policy all-on,
-12 months), events per second (event + email rows), peak resident memory of a fresh process, and
-the ratio to a bare SimPy loop doing one `timeout` per customer-month for the same customers.
-Each measurement runs in its own process so peak memory is that run's own. Results are printed
-and written to benchmarks/results.md (the "Engine" section; other sections are kept).
+For each size and worker count: wall time of `simulate` + `summary` on the default scenario scaled up
+(policy all-on, 12 months), rows per second (event + email rows), peak resident memory, and the ratio
+to a bare SimPy loop doing one `timeout` per customer-month for the same customers (one process).
+
+With `--workers 2` the customers are split into two shards by `customer_ids` (every other id, so
+both shards get the same mix of cohorts); a process pool simulates them at once, the parent stacks
+the frames as `simulate_in_shards` does (identical to one run by construction) and computes the
+summary. Its peak memory is the parent's plus each worker's (they run at the same time).
+
+Every measurement runs in a fresh process, so peak memory is that run's own. Results are printed and
+written to benchmarks/results.md (the "Engine" section; other sections are kept).
+
+    .venv/bin/python benchmarks/bench.py            # 10k and 100k, 1 and 2 workers (~2-3 min)
+    .venv/bin/python benchmarks/bench.py --full     # also 1M (~8-10 min more)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import subprocess
@@ -19,12 +29,16 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results.md")
+HEADER = (
+    "| customers | months | workers | wall s | rows/s | peak MB | bare SimPy s | ratio |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+)
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mb(who: int | None = None) -> float:
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF if who is None else who).ru_maxrss / 1024
 
 
 def bare_loop(customers: int, months: int) -> float:
@@ -43,26 +57,87 @@ def bare_loop(customers: int, months: int) -> float:
     return time.perf_counter() - start
 
 
-def engine_run(customers: int, months: int, policy: str, fast: bool) -> dict:
+def _scenario(customers: int, months: int):
     import recovery_sim as rs
 
-    scenario = rs.Scenario.default().scaled(customers=customers, months=months)
+    return rs.Scenario.default().scaled(customers=customers, months=months)
+
+
+FRAMES = ("events", "emails", "invoices", "customers")
+
+
+def _shard(customers: int, months: int, policy: str, ids, folder: str) -> float:
+    """One worker: simulate a shard, write its frames as Arrow IPC files; return its peak memory."""
+    import recovery_sim as rs
+
+    run = rs.simulate(_scenario(customers, months), rs.Policy.named(policy), seed=1, customer_ids=ids)
+    for name in FRAMES:
+        getattr(run, name).write_ipc(Path(folder) / f"{name}.arrow")
+    return _peak_rss_mb()
+
+
+def engine_run(customers: int, months: int, policy: str, fast: bool = True, workers: int = 1) -> dict:
+    import numpy as np
+    import polars as pl
+
+    import recovery_sim as rs
+
+    scenario = _scenario(customers, months)
     start = time.perf_counter()
-    run = rs.simulate(scenario, rs.Policy.named(policy), seed=1, fast=fast)
-    rs.summary(run)
+    if workers == 1:
+        run = rs.simulate(scenario, rs.Policy.named(policy), seed=1, fast=fast)
+        worker_peak = 0.0
+    else:
+        import tempfile
+        from concurrent.futures import ProcessPoolExecutor
+
+        ids = np.arange(scenario.customers, dtype=np.int64)
+        tmp = tempfile.TemporaryDirectory(prefix="bench-")
+        folders = [Path(tmp.name) / str(w) for w in range(workers)]
+        for folder in folders:
+            folder.mkdir()
+        with ProcessPoolExecutor(workers) as pool:
+            shards = [ids[w::workers] for w in range(workers)]
+            n = len(shards)
+            peaks = pool.map(_shard, [customers] * n, [months] * n, [policy] * n, shards, map(str, folders))
+            worker_peak = sum(peaks)
+
+        def stack(name: str, *by: str) -> pl.DataFrame:
+            parts = [pl.read_ipc(folder / f"{name}.arrow") for folder in folders]
+            frame = pl.concat(parts, how="vertical_relaxed")
+            return frame.sort(list(by), maintain_order=True)
+
+        run = rs.Run(
+            scenario,
+            rs.Policy.named(policy),
+            1,
+            0,
+            events=stack("events", "time", "customer_id"),
+            emails=stack("emails", "time", "customer_id"),
+            invoices=stack("invoices", "invoice_id"),
+            customers=stack("customers", "customer_id"),
+        )
+        tmp.cleanup()
+    summary = rs.summary(run)
     wall = time.perf_counter() - start
     rows = run.events.height + run.emails.height
-    return {"wall": wall, "rows": rows, "peak_mb": _peak_rss_mb()}
+    return {
+        "wall": wall,
+        "rows": rows,
+        "peak_mb": _peak_rss_mb() + worker_peak,
+        "summary": summary.write_json(),
+    }
 
 
-def _child(kind: str, customers: int, months: int, policy: str, fast: bool) -> dict:
+def _child(kind: str, customers: int, months: int, policy: str, workers: int = 1) -> dict:
     code = (
         "import json, sys; sys.path.insert(0, 'benchmarks'); import bench; "
-        f"r = bench.engine_run({customers}, {months}, {policy!r}, {fast}) if {kind!r} == 'engine' "
+        f"r = bench.engine_run({customers}, {months}, {policy!r}, True, {workers}) if {kind!r} == 'engine' "
         f"else {{'wall': bench.bare_loop({customers}, {months}), 'peak_mb': bench._peak_rss_mb()}}; "
         "print(json.dumps(r))"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -77,44 +152,63 @@ def cpu_model() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated customer counts")
+    parser.add_argument("--full", action="store_true", help="also 1,000,000 customers")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--policy", default="all-on")
-    parser.add_argument("--reference", action="store_true", help="also time the all-SimPy reference path")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.md alone")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.full else [])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
-    header = "| customers | months | path | wall s | rows/s | peak MB | bare SimPy s | ratio |"
-    print(header)
-    for size in [int(s) for s in args.sizes.split(",")]:
-        bare = _child("bare", size, args.months, args.policy, True)
-        paths = [("fast", True)] + ([("reference", False)] if args.reference else [])
-        for label, fast in paths:
-            result = _child("engine", size, args.months, args.policy, fast)
+    print(*HEADER, sep="\n", flush=True)
+    for size in sizes:
+        bare = _child("bare", size, args.months, args.policy)
+        summaries = set()
+        for workers in [int(w) for w in args.workers.split(",")]:
+            result = _child("engine", size, args.months, args.policy, workers)
+            summaries.add(result["summary"])
             row = (
-                f"| {size:,} | {args.months} | {label} | {result['wall']:.2f} | "
+                f"| {size:,} | {args.months} | {workers} | {result['wall']:.2f} | "
                 f"{result['rows'] / result['wall']:,.0f} | {result['peak_mb']:,.0f} | {bare['wall']:.2f} | "
                 f"{result['wall'] / bare['wall']:.2f} |"
             )
             print(row, flush=True)
             rows.append(row)
+        if len(summaries) > 1:
+            raise SystemExit(f"{size:,} customers: the worker counts gave different summaries")
+    if args.no_write:
+        return
+    command = "bench.py --full" if args.full else "bench.py"
     section = "\n".join(
         [
             "## Engine",
             "",
-            f"Policy `{args.policy}`, default scenario scaled, one process, seed 1. CPU: {cpu_model()}, "
-            f"Python {platform.python_version()}. Regenerate with `make bench`.",
-            "Ratio = engine wall time ÷ bare SimPy loop (one `timeout` per customer-month) in the same run.",
+            f"{time.strftime('%Y-%m-%d', time.gmtime())}: policy `{args.policy}`, default scenario scaled, "
+            f"seed 1, fast path. CPU: {cpu_model()} ({os.cpu_count()} available), Python "
+            f"{platform.python_version()}, load average {load:.1f} at start. "
+            f"Regenerate with `.venv/bin/python benchmarks/{command}`.",
+            "Wall time covers `simulate` (event recording included) and `summary`; with 2 workers, two "
+            "processes each simulate half the customers (`customer_ids` shards) and the parent stacks the "
+            "frames. Rows = event + email rows. Peak MB = peak RSS (parent + workers). Ratio = wall time ÷ "
+            "the bare SimPy loop (one `timeout` per customer-month, one process) measured in the same run. "
+            "Every worker count gave the same summary.",
             "",
-            "| customers | months | path | wall s | rows/s | peak MB | bare SimPy s | ratio |",
-            "|---:|---:|---|---:|---:|---:|---:|---:|",
+            *HEADER,
             *rows,
             "",
         ]
     )
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n\n"
-    text = re.sub(r"## Engine\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    if "## Engine" in text:
+        text = re.sub(r"## Engine\n.*?(?=\n## |\Z)", lambda _: section, text, count=1, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section
+    RESULTS.write_text(text.rstrip() + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
