@@ -210,13 +210,31 @@ def _at(time: pl.Expr, start: dt.date) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
-def _sorted_frame(columns: dict[str, np.ndarray]) -> pl.DataFrame:
-    """Columns → frame sorted by time, then customer; ties keep recording order (a stable sort).
+def _build(columns: dict[str, np.ndarray], order: np.ndarray, outputs: list) -> pl.DataFrame:
+    """The frame's columns, each made from the recorded columns it needs, gathered in `order`.
 
-    One column is gathered at a time, so the peak is the recorded columns plus the frame being built.
+    One output column at a time: the peak is the recorded columns, the frame built so far and one
+    column in the making (not a sorted copy of everything plus the frame).
     """
-    order = np.lexsort((columns["customer_id"], columns["time"]))
-    return pl.DataFrame({name: pl.Series(name, values[order]) for name, values in columns.items()})
+    built = {}
+    for name, inputs, make in outputs:
+        part = pl.DataFrame({source: columns[source][order] for source in inputs})
+        built[name] = make(part).alias(name)
+        del part
+    return pl.DataFrame(built)
+
+
+def _expr(expr: pl.Expr):
+    return lambda part: part.select(expr).to_series()
+
+
+def _codes(column: str, labels: list[str], dtype: pl.DataType):
+    return _expr(pl.col(column).replace_strict(list(range(len(labels))), labels, return_dtype=dtype))
+
+
+def _time_order(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Sorted by time, then customer; ties keep recording order (a stable sort)."""
+    return np.lexsort((columns["customer_id"], columns["time"]))
 
 
 def frames(
@@ -224,79 +242,88 @@ def frames(
 ) -> dict[str, pl.DataFrame]:
     """The three frames of a run, sorted by time and customer (ties keep each customer's recording order)."""
     names, per_customer = np.unique(np.asarray(currencies, dtype=str), return_inverse=True)
-    currency_type = pl.Categorical
 
-    def currency_of(ids: pl.Series) -> pl.Series:
-        ids = ids.to_numpy()
+    def currency(part: pl.DataFrame) -> pl.Series:
+        ids = part["customer_id"].to_numpy()
         codes = per_customer[np.searchsorted(customer_ids, ids)] if len(ids) else np.zeros(0, np.int64)
-        return _decode(codes, list(names), pl.String).cast(currency_type)
+        return _decode(codes, list(names), pl.String).cast(pl.Categorical)
 
     def nullable(name: str) -> pl.Expr:
-        return pl.when(pl.col(name) >= 0).then(pl.col(name)).alias(name)
+        return pl.when(pl.col(name) >= 0).then(pl.col(name)).cast(pl.Int64)
 
-    events = _sorted_frame(recorder.events.arrays())
-    events = events.select(
-        "time",
-        _at(pl.col("time"), start).alias("at"),
-        pl.col("customer_id").cast(pl.Int64),
-        nullable("invoice_id").cast(pl.Int64),
-        pl.col("kind").replace_strict(
-            list(range(len(EVENT_KINDS))), [k.value for k in EVENT_KINDS], return_dtype=EventKindEnum
-        ),
-        pl.col("amount").cast(pl.Int64),
-        pl.lit(currency_of(events["customer_id"])).alias("currency"),
-        pl.col("decline")
-        .replace_strict(list(range(len(DECLINES))), DECLINES, return_dtype=DeclineEnum)
-        .alias("decline_code"),
-        pl.col("actor").replace_strict(
-            list(range(len(ACTORS))), [a.value for a in ACTORS], return_dtype=ActorEnum
-        ),
-        pl.col("attempt").cast(pl.Int8),
+    def instant(name: str) -> pl.Expr:
+        return pl.when(pl.col(name).is_finite()).then(pl.col(name))
+
+    kinds, actors = [k.value for k in EVENT_KINDS], [a.value for a in ACTORS]
+    ev = recorder.events.arrays()
+    events = _build(
+        ev,
+        _time_order(ev),
+        [
+            ("time", ["time"], _expr(pl.col("time"))),
+            ("at", ["time"], _expr(_at(pl.col("time"), start))),
+            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
+            ("invoice_id", ["invoice_id"], _expr(nullable("invoice_id"))),
+            ("kind", ["kind"], _codes("kind", kinds, EventKindEnum)),
+            ("amount", ["amount"], _expr(pl.col("amount").cast(pl.Int64))),
+            ("currency", ["customer_id"], currency),
+            ("decline_code", ["decline"], _codes("decline", DECLINES, DeclineEnum)),
+            ("actor", ["actor"], _codes("actor", actors, ActorEnum)),
+            ("attempt", ["attempt"], _expr(pl.col("attempt").cast(pl.Int8))),
+        ],
     )
+    del ev
 
-    emails = _sorted_frame(recorder.emails.arrays())
+    em = recorder.emails.arrays()
     live = pl.col("link_live_until")
-    emails = emails.select(
-        "time",
-        _at(pl.col("time"), start).alias("sent_at"),
-        pl.col("customer_id").cast(pl.Int64),
-        nullable("invoice_id").cast(pl.Int64),
-        pl.col("email_type").replace_strict(
-            list(range(len(EMAIL_TYPES))), [t.value for t in EMAIL_TYPES], return_dtype=EmailTypeEnum
-        ),
-        pl.col("link_included").cast(pl.Boolean),
-        pl.when(pl.col("link_included").cast(pl.Boolean) & live.is_finite())
-        .then(_at(live, start))
-        .alias("link_live_until"),
-        pl.col("management_link").cast(pl.Boolean),
-        pl.col("delivered").cast(pl.Boolean),
-        pl.col("acted").cast(pl.Boolean),
+    emails = _build(
+        em,
+        _time_order(em),
+        [
+            ("time", ["time"], _expr(pl.col("time"))),
+            ("sent_at", ["time"], _expr(_at(pl.col("time"), start))),
+            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
+            ("invoice_id", ["invoice_id"], _expr(nullable("invoice_id"))),
+            (
+                "email_type",
+                ["email_type"],
+                _codes("email_type", [t.value for t in EMAIL_TYPES], EmailTypeEnum),
+            ),
+            ("link_included", ["link_included"], _expr(pl.col("link_included").cast(pl.Boolean))),
+            (
+                "link_live_until",
+                ["link_included", "link_live_until"],
+                _expr(
+                    pl.when(pl.col("link_included").cast(pl.Boolean) & live.is_finite()).then(
+                        _at(live, start)
+                    )
+                ),
+            ),
+            ("management_link", ["management_link"], _expr(pl.col("management_link").cast(pl.Boolean))),
+            ("delivered", ["delivered"], _expr(pl.col("delivered").cast(pl.Boolean))),
+            ("acted", ["acted"], _expr(pl.col("acted").cast(pl.Boolean))),
+        ],
     )
+    del em
 
     inv = recorder.invoices.arrays()
-    order = np.argsort(inv["invoice_id"], kind="stable")
-    invoices = pl.DataFrame({name: pl.Series(name, values[order]) for name, values in inv.items()})
-    invoices = invoices.select(
-        pl.col("invoice_id").cast(pl.Int64),
-        pl.col("customer_id").cast(pl.Int64),
-        pl.col("period").cast(pl.Int16),
-        "created_at",
-        pl.col("amount").cast(pl.Int64),
-        pl.col("status").replace_strict(
-            list(range(len(INVOICE_STATUSES))),
-            [s.value for s in INVOICE_STATUSES],
-            return_dtype=InvoiceStatusEnum,
-        ),
-        pl.when(pl.col("paid_at").is_finite()).then(pl.col("paid_at")).alias("paid_at"),
-        pl.col("attempts").cast(pl.Int8),
-        pl.col("first_decline").replace_strict(
-            list(range(len(DECLINES))), DECLINES, return_dtype=DeclineEnum
-        ),
-        pl.col("at_risk").cast(pl.Boolean),
-        pl.col("paid_by").replace_strict(
-            list(range(len(ACTORS))), [a.value for a in ACTORS], return_dtype=ActorEnum
-        ),
-        pl.when(pl.col("due_at").is_finite()).then(pl.col("due_at")).alias("due_at"),
-        pl.lit(currency_of(invoices["customer_id"])).alias("currency"),
+    invoices = _build(
+        inv,
+        np.argsort(inv["invoice_id"], kind="stable"),
+        [
+            ("invoice_id", ["invoice_id"], _expr(pl.col("invoice_id").cast(pl.Int64))),
+            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
+            ("period", ["period"], _expr(pl.col("period").cast(pl.Int16))),
+            ("created_at", ["created_at"], _expr(pl.col("created_at"))),
+            ("amount", ["amount"], _expr(pl.col("amount").cast(pl.Int64))),
+            ("status", ["status"], _codes("status", [s.value for s in INVOICE_STATUSES], InvoiceStatusEnum)),
+            ("paid_at", ["paid_at"], _expr(instant("paid_at"))),
+            ("attempts", ["attempts"], _expr(pl.col("attempts").cast(pl.Int8))),
+            ("first_decline", ["first_decline"], _codes("first_decline", DECLINES, DeclineEnum)),
+            ("at_risk", ["at_risk"], _expr(pl.col("at_risk").cast(pl.Boolean))),
+            ("paid_by", ["paid_by"], _codes("paid_by", actors, ActorEnum)),
+            ("due_at", ["due_at"], _expr(instant("due_at"))),
+            ("currency", ["customer_id"], currency),
+        ],
     )
     return {"events": events, "emails": emails, "invoices": invoices}
