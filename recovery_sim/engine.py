@@ -8,6 +8,7 @@ Two paths give identical results (tests/test_fast_path.py):
 - the reference path runs every period of every customer through SimPy;
 - the fast path records the quiet periods (paid first time, no reminder reaction, card far from
   expiry, no churn) in bulk with numpy, and spends SimPy events only where something happens.
+Customers never interact, so SimPy runs them `Engine.batch` at a time (docs/performance.md).
 """
 
 from __future__ import annotations
