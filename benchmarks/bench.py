@@ -5,15 +5,16 @@ For each size and worker count: wall time of `simulate` + `summary` on the defau
 to a bare SimPy loop doing one `timeout` per customer-month for the same customers (one process).
 
 With `--workers 2` the customers are split into two shards by `customer_ids` (every other id, so
-both shards get the same mix of cohorts); a process pool simulates them at once, the parent stacks
-the frames as `simulate_in_shards` does (identical to one run by construction) and computes the
-summary. Its peak memory is the parent's plus each worker's (they run at the same time).
+both shards get the same mix of cohorts); a process pool simulates them at once, each worker writes
+its frames as Arrow IPC files, the parent stacks them as `simulate_in_shards` does (identical to one
+run by construction) and computes the summary. Its peak memory is the parent's plus each worker's
+(they run at the same time).
 
 Every measurement runs in a fresh process, so peak memory is that run's own. Results are printed and
 written to benchmarks/results.md (the "Engine" section; other sections are kept).
 
-    .venv/bin/python benchmarks/bench.py            # 10k and 100k, 1 and 2 workers (~2-3 min)
-    .venv/bin/python benchmarks/bench.py --full     # also 1M (~8-10 min more)
+    .venv/bin/python benchmarks/bench.py            # 10k, 100k and 1M, 1 and 2 workers (~4 min on 2 cores)
+    .venv/bin/python benchmarks/bench.py --quick    # 10k and 100k only (~40 s)
 """
 
 from __future__ import annotations
@@ -155,14 +156,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated customer counts")
-    parser.add_argument("--full", action="store_true", help="also 1,000,000 customers")
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated customer counts (plus 1M)")
+    parser.add_argument("--quick", action="store_true", help="10k and 100k only (no 1M)")
+    parser.add_argument("--full", action="store_true", help="10k, 100k and 1M (the default)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--policy", default="all-on")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md alone")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.full else [])
+    sizes = [int(s) for s in args.sizes.split(",")] + ([] if args.quick else [1_000_000])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     print(*HEADER, sep="\n", flush=True)
@@ -183,7 +185,7 @@ def main() -> None:
             raise SystemExit(f"{size:,} customers: the worker counts gave different summaries")
     if args.no_write:
         return
-    command = "bench.py --full" if args.full else "bench.py"
+    command = "bench.py --quick" if args.quick else "bench.py"
     section = "\n".join(
         [
             "## Engine",
