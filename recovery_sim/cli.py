@@ -19,34 +19,20 @@ from rich.table import Table
 
 from .api import simulate_in_shards
 from .atomic import write_all
-from .config import ConfigError, Policy, Scenario
+from .cli_common import err, fail, load_policy, load_scenario
+from .config import ConfigError
 from .emails.cli import app as emails_app
 from .experiment_cli import register as register_experiment_commands
 from .metrics import summary
 from .stripe_cli import register as register_stripe_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console(stderr=True)
 
 
-def fail(message: str) -> typer.Exit:
-    """Print a clear error and return the exit to raise (code 2: bad input)."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
-def load_scenario(path: Path | None, customers: int | None = None, months: int | None = None) -> Scenario:
-    scenario = Scenario.default() if path is None else Scenario.load(path)
-    if customers is not None or months is not None:
-        scenario = scenario.scaled(customers=customers, months=months)
-    return scenario
 
 
-def load_policy(name_or_path: str) -> Policy:
-    """A shipped policy by name (`all-on`) or a TOML file by path."""
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return Policy.load(name_or_path)
-    return Policy.named(name_or_path)
 
 
 def progress_bar() -> Progress:
@@ -55,7 +41,7 @@ def progress_bar() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err,
         transient=True,
     )
 
@@ -151,7 +137,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:  # anything that escaped a command's own checks
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        fail(str(exc))
         sys.exit(2)
 
 

@@ -20,10 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import atomic, experiment
-from .config import ConfigError, Policy, Scenario
+from .cli_common import err, fail, load_policy, load_scenario
+from .config import ConfigError, Policy
 from .experiment import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED
-
-err = Console(stderr=True)
 
 ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", help="Scenario TOML (default: the shipped one)")
@@ -43,28 +42,16 @@ DaskOpt = Annotated[
 ShardOpt = Annotated[int, typer.Option("--shard-size", min=1, help="Customers per work unit")]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(2)
 
 
-def _scenario(path: Path | None, customers: int | None, months: int | None) -> Scenario:
-    scenario = Scenario.default() if path is None else Scenario.load(path)
-    if customers is not None or months is not None:
-        scenario = scenario.scaled(customers=customers, months=months)
-    return scenario
 
 
-def _policy(name_or_path: str) -> Policy:
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return Policy.load(name_or_path)
-    return Policy.named(name_or_path)
 
 
 def _policies(names: list[str] | None) -> dict[str, Policy]:
     chosen = {}
     for item in names or list(REPORT_POLICIES):
-        policy = _policy(item)
+        policy = load_policy(item)
         name = policy.name if (item.endswith(".toml") or "/" in item) else item
         if name in chosen:
             raise ConfigError(f"policy {name!r} given twice")
@@ -155,9 +142,9 @@ def _run(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:  # an --out that cannot be written: under a regular file, read-only, a full disk
-        raise _fail(f"{exc.filename or 'output'}: cannot write ({exc.strerror or exc})") from None
+        raise fail(f"{exc.filename or 'output'}: cannot write ({exc.strerror or exc})") from None
 
 
 def _parquet(frame: pl.DataFrame) -> Callable[[Path], None]:
@@ -185,7 +172,7 @@ def compare_command(
     """Compare policies on common random numbers: means, 95% CIs and paired differences vs the first."""
 
     def action() -> None:
-        chosen_scenario = _scenario(scenario, customers, months)
+        chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
         experiment.check_dask(dask)
         with experiment.open_executor(workers, dask) as ex, _progress("simulating") as progress:
@@ -236,8 +223,8 @@ def sweep_command(
     """Run every combination of the grid; one Parquet file per arm × replication × shard in --out."""
 
     def action() -> None:
-        chosen_scenario = _scenario(scenario, customers, months)
-        base = _policy(policy)
+        chosen_scenario = load_scenario(scenario, customers, months)
+        base = load_policy(policy)
         parsed = parse_grid(grid)
         experiment.expand_grid(chosen_scenario, base, parsed)  # validate every combination before any work
         experiment.check_dask(dask)
@@ -282,7 +269,7 @@ def report_command(
     """Write the HTML report comparing the shipped policies on the default scenario."""
 
     def action() -> None:
-        chosen_scenario = _scenario(scenario, customers, months)
+        chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
         experiment.check_dask(dask)
         with experiment.open_executor(workers, dask) as ex, _progress("simulating") as progress:

@@ -20,11 +20,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from .atomic import write_all
-from .config import ConfigError, Policy, Scenario
+from .cli_common import err, fail, load_policy
+from .config import ConfigError, Scenario
 
 import_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import data from other systems.")
 export_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Export simulated runs.")
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +33,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
-def _policy(name_or_path: str) -> Policy:
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return Policy.load(name_or_path)
-    return Policy.named(name_or_path)
 
 
 def _table(frame: pl.DataFrame, title: str, transpose: bool = False) -> Table:
@@ -88,15 +81,15 @@ def import_stripe_command(
     from .stripe_import import import_stripe
 
     try:
-        chosen = _policy(policy)
+        chosen = load_policy(policy)
         first = dt.date.fromisoformat(start) if start else None
         history = import_stripe(path, start=first, verified_domains=tuple(verified_domain or ()))
         report = replay_report(history, chosen)
         calibration = fit(history) if calibrate is not None else None
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ValueError as exc:  # --start
-        raise _fail(f"--start: {exc}") from None
+        raise fail(f"--start: {exc}") from None
     for warning in history.warnings + (calibration.warnings if calibration else []):
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     console = Console()
@@ -117,7 +110,7 @@ def import_stripe_command(
     try:
         written = write_all(writes)  # every output or none
     except OSError as exc:
-        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
+        raise fail(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
     for path in written:
         console.print(f"wrote {path}")
 
@@ -140,16 +133,16 @@ def export_stripe_command(
     from .stripe_export import export_run, render_export, write_export
 
     if fmt not in ("jsonl", "json"):
-        raise _fail(f"--format: expected jsonl or json, got {fmt!r}")
+        raise fail(f"--format: expected jsonl or json, got {fmt!r}")
     try:
         base = Scenario.default() if scenario is None else Scenario.load(scenario)
-        chosen = _policy(policy)
+        chosen = load_policy(policy)
         run = simulate(base.scaled(customers=customers, months=months), chosen, seed=seed)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     files = render_export(export_run(run), fmt, csv)  # type: ignore[arg-type]
     try:
         written = write_export(files, out)
     except OSError as exc:
-        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
+        raise fail(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
     Console().print(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}")

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import ConfigError, Policy
+from ..cli_common import fail, load_policy
+from ..config import ConfigError
 from .files import atomic_write
 from .links import KEY_ENV, resolve_key
 from .render import parse_email_type, render_email
@@ -23,15 +24,8 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
-def _policy(name_or_path: str) -> Policy:
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return Policy.load(name_or_path)
-    return Policy.named(name_or_path)
 
 
 def _key_notice() -> None:
@@ -65,7 +59,7 @@ def render_command(
             sample_context(kind, locale),
             locale=locale,
             branding=brand,
-            policy=_policy(policy),
+            policy=load_policy(policy),
             template_dir=templates,
         )
         _key_notice()
@@ -74,9 +68,9 @@ def render_command(
             return
         atomic_write(out, email.text if out.suffix == ".txt" else email.html)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out}", err=True)
 
 
@@ -110,14 +104,14 @@ def preview_command(
             locale or None,
             timelines,
             types=email_type or None,
-            policy=_policy(policy),
+            policy=load_policy(policy),
             customers=customers,
         )
         _key_notice()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot write the gallery into {out}: {exc.strerror or exc}") from None
+        raise fail(f"cannot write the gallery into {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {len(written)} files; open {out / 'index.html'}", err=True)
 
 
