@@ -406,7 +406,8 @@ class Engine:
             )  # R11: never send a dead link
         delivered = self._delivered[email_type, self.cl.recipient[s.j]]
         acts = False
-        if delivered and act_index is not None:
+        # One acts on an email one received; a link-type email whose link was dead has nothing to follow.
+        if delivered and act_index is not None and (link or not self._links[email_type, send_invoice][0]):
             chance = self.act_chance[email_type] * self.fatigue**earlier
             acts = self._u(Purpose.ACT, s, act_index) < chance
         self.rec.email(
@@ -625,9 +626,13 @@ class Engine:
             yield from self._dunning(s, invoice, decline)
 
     def _failed_attempt(
-        self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float
+        self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float, last: bool = False
     ) -> None:
-        """Record a failed attempt; R4 email after each one; schedule the customer's reaction."""
+        """Record a failed attempt; R4 email after each one; schedule the customer's reaction.
+
+        After the `last` retry, dunning ends at this instant; when that cancels the subscription or
+        marks it unpaid, the email's link would be dead on arrival (R11b), so it goes without one.
+        """
         self._event(
             s,
             EventKind.PAYMENT_FAILED,
@@ -642,8 +647,10 @@ class Engine:
         ):
             return
         index = invoice.period * PER_PERIOD + attempt
+        link_dies = last and self.policy.end_action is not DunningAction.LEAVE_PAST_DUE
+        period_end = self.env.now if link_dies else s.period_end
         sent = self._send(
-            s, EmailType.PAYMENT_FAILED, invoice, s.period_end, act_index=index, earlier=attempt - 1
+            s, EmailType.PAYMENT_FAILED, invoice, period_end, act_index=index, earlier=attempt - 1
         )
         if sent and sent[0]:
             when = self.env.now + self._delay(Purpose.ACT_DELAY, s, index, self.behaviour.act_delay_days)
@@ -683,7 +690,7 @@ class Engine:
             if success:
                 self._pay(s, invoice, Actor.RETRY, attempt)
                 return
-            self._failed_attempt(s, invoice, decline, attempt, t0)
+            self._failed_attempt(s, invoice, decline, attempt, t0, last=attempt == len(offsets) + 1)
         if invoice.status != OPEN or s.ended:
             return
         self._end_of_dunning(s, invoice)
