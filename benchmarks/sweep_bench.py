@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from bench import cpu_model  # the engine benchmark beside this file
 
 from recovery_sim import atomic
 from recovery_sim.config import Policy, Scenario
@@ -26,16 +27,6 @@ from recovery_sim.experiment import DEFAULT_SHARD_SIZE, default_workers, open_ex
 GRID = {"retries.max_attempts": [2, 4, 6, 8], "emails.payment_failed": [False, True]}
 RESULTS = Path(__file__).resolve().parent / "results.md"
 HEADING = "## Sweep"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(
@@ -96,7 +87,7 @@ def main() -> int:
     lines = [
         f"{dt.date.today().isoformat()}{' (quick)' if args.quick else ''}: {arms} arms × {replications} "
         f"replications × {scenario.customers:,} customers × {scenario.horizon_months} months = {units} units "
-        f"of ≤{DEFAULT_SHARD_SIZE:,} customers. CPU: {cpu_name()} ({default_workers()} available), "
+        f"of ≤{DEFAULT_SHARD_SIZE:,} customers. CPU: {cpu_model()} ({default_workers()} available), "
         f"Python {platform.python_version()}, load average {load:.1f} at start. "
         f"Same results everywhere: {'yes' if identical else 'NO'}.",
         "",
