@@ -15,11 +15,10 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .api import simulate_in_shards
 from .atomic import write_all
-from .cli_common import err, fail, load_policy, load_scenario
+from .cli_common import err, fail, headline_table, load_policy, load_scenario, summary_table
 from .config import ConfigError
 from .emails.cli import app as emails_app
 from .experiment_cli import register as register_experiment_commands
@@ -44,30 +43,6 @@ def progress_bar() -> Progress:
         console=err,
         transient=True,
     )
-
-
-def headline_table(frame: pl.DataFrame, title: str) -> Table:
-    """The summary with one column per currency: money stays in minor units, never mixed."""
-    table = Table(title=title)
-    table.add_column("metric")
-    for currency in frame["currency"]:
-        table.add_column(currency, justify="right")
-    for column in frame.columns:
-        if column in ("policy", "currency"):
-            continue
-        values = frame[column].to_list()
-        cells = ("-" if v is None else f"{v:.1%}" if column.endswith("rate") else f"{v:,}" for v in values)
-        table.add_row(column, *cells)  # None: a metric with nothing to measure (e.g. no at-risk invoice)
-    return table
-
-
-def summary_table(frame: pl.DataFrame, title: str) -> Table:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column, justify="right" if frame[column].dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    return table
 
 
 @app.callback()

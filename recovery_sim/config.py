@@ -425,10 +425,10 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _load(model: type[BaseModel], path: str | Path) -> Any:
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; every way it can fail becomes a ConfigError naming the file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found") from exc
     except IsADirectoryError as exc:
@@ -439,6 +439,11 @@ def _load(model: type[BaseModel], path: str | Path) -> Any:
         raise ConfigError(f"{path}: not UTF-8 text") from exc
     except OSError as exc:  # unreadable: permissions, a device, an I/O error
         raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _load(model: type[BaseModel], path: str | Path) -> Any:
+    path = Path(path)
+    raw = read_toml(path)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -13,14 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from .atomic import write_all
-from .cli_common import err, fail, load_policy
+from .cli_common import err, fail, headline_table, load_policy, summary_table
 from .config import ConfigError, Scenario
 
 import_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import data from other systems.")
@@ -35,29 +33,6 @@ def register(app: typer.Typer) -> None:
 
 
 
-
-
-def _table(frame: pl.DataFrame, title: str, transpose: bool = False) -> Table:
-    """A rich table; `transpose` puts one column per currency, money staying in minor units."""
-    table = Table(title=title)
-    if transpose:
-        table.add_column("metric")
-        for currency in frame["currency"]:
-            table.add_column(currency, justify="right")
-        for column in frame.columns:
-            if column in ("policy", "currency"):
-                continue
-            values = frame[column].to_list()
-            table.add_row(
-                column,
-                *("-" if v is None else f"{v:.1%}" if column.endswith("rate") else f"{v:,}" for v in values),
-            )
-        return table
-    for column in frame.columns:
-        table.add_column(column, justify="right" if frame[column].dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
-        table.add_row(*(str(v) for v in row))
-    return table
 
 
 @import_app.command("stripe")
@@ -95,8 +70,8 @@ def import_stripe_command(
     console = Console()
     span = f"{history.start_date} + {history.horizon_months} months"
     observed = report.observed.drop("emails_sent")  # a Stripe export does not include the emails sent
-    console.print(_table(observed, f"observed in {path} ({span}; money in minor units)", transpose=True))
-    console.print(_table(report.counts, f"emails {chosen.name} would have sent"))
+    console.print(headline_table(observed, f"observed in {path} ({span}; money in minor units)"))
+    console.print(summary_table(report.counts, f"emails {chosen.name} would have sent"))
     writes: dict[Path, Callable[[Path], None]] = {}
     if calibration is not None:
         writes[calibrate] = lambda tmp: tmp.write_text(calibration.toml, encoding="utf-8")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError, TimeZoneName, format_validation_error
+from ..config import ConfigError, TimeZoneName, format_validation_error, read_toml
 from ..model import DATA_DIR
 
 BRANDING_DIR = DATA_DIR / "branding"
@@ -79,18 +78,7 @@ class Branding(BaseModel):
     def load(cls, path: str | Path) -> Branding:
         """Read a brand TOML; errors name the file and the field."""
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: file not found") from exc
-        except IsADirectoryError as exc:
-            raise ConfigError(f"{path}: is a directory, not a TOML file") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text") from exc
-        except OSError as exc:  # unreadable: permissions, a device, an I/O error
-            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        raw = read_toml(path)
         logo = raw.get("logo")
         if isinstance(logo, str) and not logo.startswith("data:") and not logo.lstrip().startswith("<svg"):
             raw["logo"] = _logo_file(path, logo)
