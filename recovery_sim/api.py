@@ -10,6 +10,7 @@ import polars as pl
 
 from . import rules
 from .cohorts import generate
+from .compiled import CompiledEngine
 from .config import Policy, Scenario
 from .engine import Engine
 from .events import frames
@@ -46,7 +47,10 @@ def simulate(
     """
     streams = Streams(seed, replication)
     customers = generate(scenario, streams, None if customer_ids is None else np.sort(customer_ids))
-    engine = Engine(scenario, policy, customers, streams, fast=fast)
+    if fast:
+        engine = CompiledEngine(scenario, policy, customers, streams)
+    else:
+        engine = Engine(scenario, policy, customers, streams, fast=False)
     recorder = engine.run()
     table = customers.frame()
     currencies = table["currency"].to_numpy()
@@ -54,7 +58,7 @@ def simulate(
     cohort_names = pl.Series([c.name for c in scenario.cohorts])
     table = table.with_columns(
         pl.Series("cohort", cohort_names.gather(table["cohort_index"].cast(pl.UInt32)).to_list(), pl.String),
-        pl.Series("final_status", [s.status.value for s in engine.subs], pl.String),
+        pl.Series("final_status", engine.statuses(), pl.String),
     )
     return Run(scenario, policy, seed, replication, out["events"], out["emails"], out["invoices"], table)
 

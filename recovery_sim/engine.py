@@ -116,12 +116,24 @@ class Subscription:
         )
 
 
-def _card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
+def card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
     """`_card_email_at` for every customer's first card (vectorised)."""
     month = (c.card_exp_year.astype(np.int64) - 1970) * 12 + c.card_exp_month.astype(np.int64) - 1
     first = month.astype("datetime64[M]").astype("datetime64[D]")
     days = (first - np.datetime64(start, "D")).astype(np.int64)
     return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
+
+
+def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.ndarray:
+    """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
+    step = plan_step[c.plan]
+    existing = c.signup_at < 0
+    k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
+    while True:
+        behind = existing & (boundaries(start, c.anchor_day, c.anchor_frac, 1, k * step) < 0)
+        if not behind.any():
+            return k
+        k = k + behind
 
 
 def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
@@ -277,11 +289,15 @@ class Engine:
             if collecting:
                 gc.enable()
 
+    def statuses(self) -> list[str]:
+        """Each customer's subscription status at the end of the run."""
+        return [s.status.value for s in self.subs]
+
     def _run(self) -> Recorder:
         c = self.c
-        self.card_email_at = _card_emails_at(c, self.start)
+        self.card_email_at = card_emails_at(c, self.start)
         self.period_end = np.full(len(c), math.inf)  # what the fast path leaves for R11d card links
-        first_period = self._first_periods()
+        first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64))
         quiet_until = self._record_quiet_prefix(first_period) if self.fast else first_period
         card_process = ~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)
         # Callers read each subscription's final status only; customers SimPy never sees stay active.
@@ -315,18 +331,6 @@ class Engine:
                 self.subs[s.j] = final[s.status]
         self.env = _Environment()
         return self.rec
-
-    def _first_periods(self) -> np.ndarray:
-        """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
-        c = self.c
-        step = np.array(self.plan_step, dtype=np.int64)[c.plan]
-        existing = c.signup_at < 0
-        k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
-        while True:
-            behind = existing & (boundaries(self.start, c.anchor_day, c.anchor_frac, 1, k * step) < 0)
-            if not behind.any():
-                return k
-            k = k + behind
 
     # --------------------------------------------------------------------------- helpers on state
 

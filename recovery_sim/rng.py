@@ -85,6 +85,13 @@ class Streams:
         self.replication = replication
         self._keys = {p: stream_key(seed, replication, p) for p in Purpose}
 
+    def key_table(self) -> np.ndarray:
+        """Every purpose's stream key, indexed by purpose value (for compiled code)."""
+        table = np.zeros(max(Purpose) + 1, dtype=np.uint64)
+        for purpose, key in self._keys.items():
+            table[purpose] = key
+        return table
+
     def uniform(self, purpose: Purpose, entity: int, index: int = 0) -> float:
         """One U[0,1) draw for an entity (customer) and an index (invoice number, attempt, ...)."""
         # _mix(_mix(key ^ entity) ^ index), inlined: this is the engine's hottest scalar function.

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from recovery_sim import api, rules
 from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy
+from recovery_sim.compiled import CompiledEngine
 from recovery_sim.engine import Engine
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,22 +38,29 @@ EMAIL_SWITCHES = [
 SUCCESS = ["payment_succeeded", "invoice_paid"]
 
 
-class _Capturing(Engine):
+RECORDERS: list = []
+
+
+def _capturing(engine: type) -> type:
     """The engine, keeping its recorder so the recording order (before sorting) can be checked."""
 
-    recorders: list = []
+    class Capturing(engine):
+        def run(self):
+            recorder = super().run()
+            RECORDERS.append(recorder)
+            return recorder
 
-    def run(self):
-        recorder = super().run()
-        _Capturing.recorders.append(recorder)
-        return recorder
+    return Capturing
 
 
 def simulate(scenario, policy, seed: int, fast: bool):
-    _Capturing.recorders.clear()
-    with mock.patch.object(api, "Engine", _Capturing):
+    RECORDERS.clear()
+    with (
+        mock.patch.object(api, "Engine", _capturing(Engine)),
+        mock.patch.object(api, "CompiledEngine", _capturing(CompiledEngine)),
+    ):
         run = api.simulate(scenario, policy, seed=seed, fast=fast)
-    return run, _Capturing.recorders[-1]
+    return run, RECORDERS[-1]
 
 
 def probability(high: float = 1.0):
