@@ -28,12 +28,6 @@ from .stripe_cli import register as register_stripe_commands
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-
-
-
-
-
-
 def progress_bar() -> Progress:
     return Progress(
         TextColumn("{task.description}"),

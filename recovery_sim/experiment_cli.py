@@ -42,12 +42,6 @@ DaskOpt = Annotated[
 ShardOpt = Annotated[int, typer.Option("--shard-size", min=1, help="Customers per work unit")]
 
 
-
-
-
-
-
-
 def _policies(names: list[str] | None) -> dict[str, Policy]:
     chosen = {}
     for item in names or list(REPORT_POLICIES):

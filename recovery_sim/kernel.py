@@ -158,11 +158,11 @@ O_EVENT_TIME, O_EMAIL_TIME, O_EMAIL_LIVE_UNTIL, O_INVOICE_CREATED, O_INVOICE_PAI
 
 # Where each recorder column is: (float row?, row), in `events.Recorder`'s column order.
 EVENT_ROWS = ((True, O_EVENT_TIME), (False, O_EVENT_CUSTOMER), (False, O_EVENT_INVOICE),
-              (False, O_EVENT_KIND), (False, O_EVENT_AMOUNT), (False, O_EVENT_DECLINE), (False, O_EVENT_ACTOR),
-              (False, O_EVENT_ATTEMPT))  # fmt: skip
+              (False, O_EVENT_KIND), (False, O_EVENT_AMOUNT), (False, O_EVENT_DECLINE),
+              (False, O_EVENT_ACTOR), (False, O_EVENT_ATTEMPT))  # fmt: skip
 EMAIL_ROWS = ((True, O_EMAIL_TIME), (False, O_EMAIL_CUSTOMER), (False, O_EMAIL_INVOICE),
-              (False, O_EMAIL_TYPE), (False, O_EMAIL_LINK), (False, O_EMAIL_MANAGEMENT), (True, O_EMAIL_LIVE_UNTIL),
-              (False, O_EMAIL_DELIVERED), (False, O_EMAIL_ACTED))  # fmt: skip
+              (False, O_EMAIL_TYPE), (False, O_EMAIL_LINK), (False, O_EMAIL_MANAGEMENT),
+              (True, O_EMAIL_LIVE_UNTIL), (False, O_EMAIL_DELIVERED), (False, O_EMAIL_ACTED))  # fmt: skip
 INVOICE_ROWS = ((False, O_INVOICE_ID), (False, O_INVOICE_CUSTOMER), (False, O_INVOICE_PERIOD),
                 (True, O_INVOICE_CREATED), (False, O_INVOICE_AMOUNT), (False, O_INVOICE_STATUS),
                 (True, O_INVOICE_PAID_AT), (False, O_INVOICE_ATTEMPTS), (False, O_INVOICE_DECLINE),

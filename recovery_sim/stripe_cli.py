@@ -31,10 +31,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-
-
-
-
 @import_app.command("stripe")
 def import_stripe_command(
     path: Annotated[

@@ -24,10 +24,6 @@ app = typer.Typer(
 )
 
 
-
-
-
-
 def _key_notice() -> None:
     key = resolve_key(None)
     if key.label.startswith("preview"):

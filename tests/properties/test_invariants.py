@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recovery_sim import api, rules
-from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy
 from recovery_sim.compiled import CompiledEngine
+from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy
 from recovery_sim.engine import Engine
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
