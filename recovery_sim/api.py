@@ -43,14 +43,15 @@ def simulate(
 
     Customers never interact, and every draw is keyed by customer, so a shard's rows equal the whole
     run's rows for those customers, and two policies with the same seed see the same world.
-    `fast=False` runs every billing period through SimPy (the reference path).
+    The default runs the model compiled (kernel.py); `fast=False` runs it in SimPy (engine.py), the
+    reference path. Both give identical frames.
     """
     streams = Streams(seed, replication)
     customers = generate(scenario, streams, None if customer_ids is None else np.sort(customer_ids))
     if fast:
         engine = CompiledEngine(scenario, policy, customers, streams)
     else:
-        engine = Engine(scenario, policy, customers, streams, fast=False)
+        engine = Engine(scenario, policy, customers, streams)
     recorder = engine.run()
     table = customers.frame()
     currencies = table["currency"].to_numpy()

@@ -4,11 +4,9 @@ One process per subscription walks its billing periods; a card process wakes a m
 expires; customers' reactions to emails are scheduled callbacks that act on the state at their time.
 Every decision that SPEC names goes through `rules`; every random draw is keyed (`rng.Streams`).
 
-Two paths give identical results (tests/test_fast_path.py):
-- the reference path runs every period of every customer through SimPy;
-- the fast path records the quiet periods (paid first time, no reminder reaction, card far from
-  expiry, no churn) in bulk with numpy, and spends SimPy events only where something happens.
-Customers never interact, so SimPy runs them `Engine.batch` at a time (docs/performance.md).
+This is the model of record, and the reference path (`simulate(..., fast=False)`). The fast path,
+`compiled.CompiledEngine`, runs the same model compiled (kernel.py); tests/test_fast_path.py proves
+the frames identical. Customers never interact, so SimPy runs them `Engine.batch` at a time.
 """
 
 from __future__ import annotations
@@ -62,12 +60,6 @@ _STATUS_EVENT = {
     SubscriptionStatus.PAUSED: EventKind.SUBSCRIPTION_PAUSED,
 }
 
-K_CREATED = KIND[EventKind.INVOICE_CREATED]
-K_SUCCEEDED = KIND[EventKind.PAYMENT_SUCCEEDED]
-A_SYSTEM = ACTOR[Actor.SYSTEM]
-E_UPCOMING = EMAIL[EmailType.UPCOMING_RENEWAL]
-E_FINALIZED = EMAIL[EmailType.INVOICE_FINALIZED]
-E_PAID = EMAIL[EmailType.INVOICE_PAID]
 OPEN = STATUS[InvoiceStatus.OPEN]
 PAID = STATUS[InvoiceStatus.PAID]
 
@@ -164,8 +156,8 @@ class _Environment(simpy.Environment):
     """SimPy plus waits until an absolute instant.
 
     `timeout(when - now)` fires at `now + (when - now)`, which float rounding can put one ulp away from
-    `when`, depending on where the process waited from. The fast path waits from elsewhere than the
-    reference path, so every wait on a scheduled instant goes through `timeout_at` and lands exactly.
+    `when`, depending on where the process waited from. The compiled path (kernel.py) schedules
+    absolute instants, so every wait on a scheduled instant goes through `timeout_at` and lands exactly.
     """
 
     def timeout_at(self, when: float) -> simpy.Event:
@@ -191,9 +183,7 @@ class Engine:
 
     batch = 5_000  # customers per SimPy run (any size gives the same frames)
 
-    def __init__(
-        self, scenario: Scenario, policy: Policy, customers: Customers, streams: Streams, fast: bool = True
-    ) -> None:
+    def __init__(self, scenario: Scenario, policy: Policy, customers: Customers, streams: Streams) -> None:
         self.scenario = scenario
         self.policy = policy
         self.c = customers
@@ -213,7 +203,6 @@ class Engine:
             }
         )
         self.streams = streams
-        self.fast = fast
         self.start = scenario.start_date
         self.horizon = scenario.horizon_days
         self.behaviour = scenario.behaviour
@@ -256,25 +245,6 @@ class Engine:
             for t in EmailType
             for r, kind in enumerate(RECIPIENT_KINDS)
         }
-        # The fast path's quiet rows (active charge_automatically customers), decided once per recipient.
-        auto = CollectionMethod.CHARGE_AUTOMATICALLY
-        self._quiet_reminder_flags = [
-            (
-                rules.carries_management_link(policy, EmailType.UPCOMING_RENEWAL, auto),
-                self._delivered[EmailType.UPCOMING_RENEWAL, r],
-                self.act_chance[EmailType.UPCOMING_RENEWAL],
-            )
-            for r in range(len(RECIPIENT_KINDS))
-        ]
-        self._quiet_receipts = [
-            tuple(
-                (rules.carries_management_link(policy, t, auto), self._delivered[t, r])
-                if self.sends[t]
-                else None
-                for t in (EmailType.INVOICE_FINALIZED, EmailType.INVOICE_PAID)
-            )
-            for r in range(len(RECIPIENT_KINDS))
-        ]
 
     # ------------------------------------------------------------------------------------- set-up
 
@@ -296,20 +266,17 @@ class Engine:
     def _run(self) -> Recorder:
         c = self.c
         self.card_email_at = card_emails_at(c, self.start)
-        self.period_end = np.full(len(c), math.inf)  # what the fast path leaves for R11d card links
-        first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64))
-        quiet_until = self._record_quiet_prefix(first_period) if self.fast else first_period
-        card_process = ~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)
-        # Callers read each subscription's final status only; customers SimPy never sees stay active.
+        first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64)).tolist()
+        card_process = (~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)).tolist()
+        # Callers read each subscription's final status only.
         final = {status: _Final(status) for status in SubscriptionStatus}
         self.subs = [final[SubscriptionStatus.ACTIVE]] * len(c)
-        busy = np.flatnonzero((quiet_until >= 0) | card_process).tolist()
         # Customers never interact and every draw is keyed: SimPy runs them a batch at a time (rows are
         # those of one big run, as for shards), which keeps the event queue and live state small.
-        for first in range(0, len(busy), self.batch):
+        for first in range(0, len(c), self.batch):
             self.env = env = _Environment()
             batch = []
-            for j in busy[first : first + self.batch]:
+            for j in range(first, min(first + self.batch, len(c))):
                 s = Subscription(
                     j=j,
                     id=int(c.ids[j]),
@@ -318,11 +285,9 @@ class Engine:
                     anchor_day=int(c.anchor_day[j]),
                     anchor_frac=float(c.anchor_frac[j]),
                     has_method=not bool(c.trial_without_method[j]),
-                    period_end=float(self.period_end[j]),
                 )
                 batch.append(s)
-                if quiet_until[j] >= 0:
-                    env.start(self._lifecycle(s, int(quiet_until[j])))
+                env.start(self._lifecycle(s, first_period[j]))
                 if card_process[j]:
                     env.start(self._card(s, 0))
             env.run(until=self.horizon)
@@ -529,10 +494,6 @@ class Engine:
             if not outcome:
                 return
             period += 1
-            if self.fast:
-                period = self._skip_quiet(s, period)
-                if period < 0:
-                    return
 
     def _boundary(self, s: Subscription, k: int) -> float:
         return whole_days(self.start, s.anchor_day, k * self.plan_step[self.cl.plan[s.j]]) + s.anchor_frac
@@ -897,271 +858,6 @@ class Engine:
     def _card_self_update(self, s: Subscription, version: int) -> None:
         if s.card_version == version and not s.ended:
             self._new_method(s, Actor.CUSTOMER_SELF)
-
-    # --------------------------------------------------------------------------------- fast path
-
-    def _record_quiet_prefix(self, first_period: np.ndarray) -> np.ndarray:
-        """Record in bulk each customer's leading quiet periods; return where SimPy takes over (-1: never).
-
-        A period is quiet when `_period` would do nothing but bill and collect on the first attempt:
-        no trial, no send_invoice, no Boleto, a card more than a month from expiry, no churn draw,
-        no reminder-prompted cancellation, no failure and no 3-D Secure. Each row written here is the
-        row `_period` writes for that period, in the same order.
-        """
-        c, policy, b_ = self.c, self.policy, self.behaviour
-        step = np.array(self.plan_step, dtype=np.int64)[c.plan]
-        price = np.array(self.plan_price, dtype=np.int64)[c.plan]
-        rate = np.array(self.cohort_rate)[c.cohort]
-        share_3ds = np.array(self.cohort_3ds)[c.cohort]
-        churn = 1.0 - (1.0 - b_.voluntary_churn_monthly) ** step
-        interval_on = np.array(
-            [
-                policy.emails.upcoming_renewal and i in policy.emails.upcoming_renewal_intervals
-                for i in self.plan_interval
-            ],
-            dtype=bool,
-        )[c.plan]
-        card_email_at = self.card_email_at
-        is_card = c.method == CARD
-        eligible = (c.trial_days == 0) & ~c.send_invoice & (c.method != BOLETO)
-        handover = np.where(eligible, -1, first_period)
-        k = first_period.copy()
-        active = eligible.copy()
-        while True:
-            idx = np.flatnonzero(active)
-            if idx.size == 0:
-                return handover
-            kk, ids = k[idx], c.ids[idx]
-            renew = boundaries(self.start, c.anchor_day[idx], c.anchor_frac[idx], 1, kk * step[idx])
-            prev = boundaries(self.start, c.anchor_day[idx], c.anchor_frac[idx], 1, (kk - 1) * step[idx])
-            new_signup = kk == 0
-            prev = np.where(new_signup, c.signup_at[idx], prev)
-            reminder = np.maximum(prev, renew - policy.emails.upcoming_renewal_days)
-            has_reminder = interval_on[idx] & ~new_signup & (reminder >= 0) & (reminder < self.horizon)
-            in_horizon = renew < self.horizon
-            st = self.streams
-            quiet = (
-                in_horizon
-                & (renew < card_email_at[idx])
-                & (new_signup | (st.uniforms(Purpose.CHURN, ids, kk) >= churn[idx]))
-                & (
-                    ~has_reminder
-                    | (st.uniforms(Purpose.REMINDER_CANCEL, ids, kk) >= b_.reminder_cancel_propensity)
-                )
-                & (
-                    new_signup
-                    | (
-                        (st.uniforms(Purpose.FIRST_ATTEMPT, ids, kk) >= rate[idx])
-                        & ~(
-                            is_card[idx] & (st.uniforms(Purpose.NEEDS_CONFIRMATION, ids, kk) < share_3ds[idx])
-                        )
-                    )
-                )
-            )
-            quiet_end = ~in_horizon & (~has_reminder | (c.card_expires_at[idx] > renew))
-            remind = has_reminder & (quiet | quiet_end)
-            if remind.any():
-                self._bulk_email(
-                    EmailType.UPCOMING_RENEWAL,
-                    idx[remind],
-                    kk[remind],
-                    reminder[remind],
-                    renew[remind],
-                    act_slot=SLOT_REMINDER,
-                )
-            if quiet.any():
-                self._bulk_quiet_period(
-                    idx[quiet], kk[quiet], renew[quiet], price[idx[quiet]], new_signup[quiet]
-                )
-            self.period_end[idx[quiet_end]] = renew[quiet_end]  # what `_period` sets, for R11d card links
-            stop = ~quiet
-            handover[idx[stop & ~quiet_end]] = kk[stop & ~quiet_end]
-            active[idx[stop]] = False
-            k[idx[quiet]] += 1
-
-    def _skip_quiet(self, s: Subscription, k: int) -> int:
-        """Fast path inside SimPy: record the quiet periods from k on; return the next busy one (-1: none).
-
-        Only when nothing else can touch this customer meanwhile: active, nothing open, no scheduled
-        action pending. The quiet test and the rows written are those of `_record_quiet_prefix`.
-        """
-        cl = self.cl
-        j = s.j
-        method = cl.method[j]
-        if (
-            s.pending
-            or s.open_invoices
-            or s.status is not SubscriptionStatus.ACTIVE
-            or cl.send_invoice[j]
-            or method == BOLETO
-        ):
-            return k
-        plan, cohort = cl.plan[j], cl.cohort[j]
-        interval = self.plan_interval[plan]
-        rate, share_3ds = self.cohort_rate[cohort], self.cohort_3ds[cohort]
-        step = self.plan_step[plan]
-        churn = 1.0 - (1.0 - self.behaviour.voluntary_churn_monthly) ** step
-        cancel = self.behaviour.reminder_cancel_propensity
-        card = method == CARD
-        uniform, sid, horizon, now = self.streams.uniform, s.id, self.horizon, self.env.now
-        start, anchor_day, anchor_frac = self.start, s.anchor_day, s.anchor_frac
-        card_email_at = s.card_email_at
-        prev = whole_days(start, anchor_day, (k - 1) * step) + anchor_frac
-        policy = self.policy
-        while True:
-            renew = whole_days(start, anchor_day, k * step) + anchor_frac
-            reminder = rules.renewal_reminder_at(policy, interval, prev, renew)
-            has_reminder = reminder is not None and 0.0 <= reminder < horizon
-            if has_reminder and reminder < now:
-                return k  # `_period` would send it late, at now
-            if renew >= horizon:
-                if has_reminder and s.card_expires_at <= renew:
-                    return k
-                if has_reminder:
-                    self._quiet_reminder(s, k, reminder, renew)
-                s.period_end = renew
-                return -1
-            quiet = (
-                renew < card_email_at
-                and uniform(Purpose.CHURN, sid, k) >= churn
-                and (not has_reminder or uniform(Purpose.REMINDER_CANCEL, sid, k) >= cancel)
-                and uniform(Purpose.FIRST_ATTEMPT, sid, k) >= rate
-                and not (card and uniform(Purpose.NEEDS_CONFIRMATION, sid, k) < share_3ds)
-            )
-            if not quiet:
-                return k
-            if has_reminder:
-                self._quiet_reminder(s, k, reminder, renew)
-            self._quiet_renewal(s, k, renew)
-            prev = renew
-            k += 1
-
-    def _quiet_reminder(self, s: Subscription, k: int, at: float, renew: float) -> None:
-        """The R7 reminder row `_send` writes for an active card customer, at its own time."""
-        management, delivered, chance = self._quiet_reminder_flags[self.cl.recipient[s.j]]
-        acted = delivered and self.streams.uniform(Purpose.ACT, s.id, k * PER_PERIOD + SLOT_REMINDER) < chance
-        self.rec.email(at, s.id, NO_INVOICE, E_UPCOMING, True, management, max(renew, at), delivered, acted)
-
-    def _quiet_renewal(self, s: Subscription, k: int, renew: float) -> None:
-        """The rows `_period` + `_collect` write for a renewal paid on the first attempt (no Invoice kept)."""
-        j, sid = s.j, s.id
-        amount = self.plan_price[self.cl.plan[j]]
-        invoice = sid * 128 + k
-        rec = self.rec
-        rec.invoice_row(invoice, sid, k, renew, amount, PAID, renew, 1, 0, False, A_SYSTEM, math.inf)
-        rec.event(renew, sid, K_CREATED, invoice, amount, 0, A_SYSTEM, 0)
-        finalized, paid = self._quiet_receipts[self.cl.recipient[j]]
-        if finalized is not None:
-            rec.email(renew, sid, invoice, E_FINALIZED, False, finalized[0], math.inf, finalized[1], False)
-        rec.event(renew, sid, K_SUCCEEDED, invoice, amount, 0, A_SYSTEM, 1)
-        if paid is not None:
-            rec.email(renew, sid, invoice, E_PAID, False, paid[0], math.inf, paid[1], False)
-        s.period_end = self._boundary(s, k + 1)
-
-    def _bulk_email(
-        self,
-        email_type: EmailType,
-        rows: np.ndarray,
-        periods: np.ndarray,
-        times: np.ndarray,
-        live_until: np.ndarray,
-        act_slot: int | None = None,
-        invoices: np.ndarray | None = None,
-    ) -> None:
-        """`_send` for many charge_automatically customers at once, in quiet periods (status active)."""
-        collection = CollectionMethod.CHARGE_AUTOMATICALLY
-        ids = self.c.ids[rows]
-        link = rules.carries_update_link(email_type, collection)
-        if link:
-            live_until = np.maximum(live_until, times)  # rules.link_live_until for non-trial types (R11d)
-        recipients = self.c.recipient[rows]
-        delivered = np.array(
-            [rules.delivered_in_test_mode(email_type, kind, self.test_mode) for kind in RECIPIENT_KINDS]
-        )[recipients]
-        acted = np.zeros(len(rows), dtype=bool)
-        if act_slot is not None:
-            chance = self.behaviour.act_on_email.get(email_type, 0.0)
-            acted = delivered & (
-                self.streams.uniforms(Purpose.ACT, ids, periods * PER_PERIOD + act_slot) < chance
-            )
-        n = len(rows)
-        self.rec.emails.extend(
-            time=times,
-            customer_id=ids,
-            invoice_id=invoices if invoices is not None else np.full(n, NO_INVOICE),
-            email_type=np.full(n, EMAIL[email_type]),
-            link_included=np.full(n, link),
-            management_link=np.full(n, rules.carries_management_link(self.policy, email_type, collection)),
-            link_live_until=live_until if link else np.full(n, math.inf),
-            delivered=delivered,
-            acted=acted,
-        )
-
-    def _bulk_quiet_period(
-        self,
-        rows: np.ndarray,
-        periods: np.ndarray,
-        renew: np.ndarray,
-        price: np.ndarray,
-        new_signup: np.ndarray,
-    ) -> None:
-        """What `_period` + `_collect` record for periods paid on the first attempt."""
-        ids = self.c.ids[rows]
-        invoice_ids = ids * 128 + periods
-        n = len(rows)
-        zeros = np.zeros(n, dtype=np.int64)
-        none = np.full(n, NO_INVOICE)
-        system = np.full(n, A_SYSTEM)
-        if new_signup.any():
-            at = np.flatnonzero(new_signup)
-            self.rec.events.extend(
-                time=renew[at],
-                customer_id=ids[at],
-                invoice_id=none[at],
-                kind=np.full(len(at), KIND[EventKind.SUBSCRIPTION_CREATED]),
-                amount=zeros[at],
-                decline=zeros[at],
-                actor=system[at],
-                attempt=zeros[at],
-            )
-        self.rec.events.extend(
-            time=renew,
-            customer_id=ids,
-            invoice_id=invoice_ids,
-            kind=np.full(n, K_CREATED),
-            amount=price,
-            decline=zeros,
-            actor=system,
-            attempt=zeros,
-        )
-        if self.sends[EmailType.INVOICE_FINALIZED]:
-            self._bulk_email(EmailType.INVOICE_FINALIZED, rows, periods, renew, renew, invoices=invoice_ids)
-        self.rec.events.extend(
-            time=renew,
-            customer_id=ids,
-            invoice_id=invoice_ids,
-            kind=np.full(n, K_SUCCEEDED),
-            amount=price,
-            decline=zeros,
-            actor=system,
-            attempt=np.ones(n, dtype=np.int64),
-        )
-        if self.sends[EmailType.INVOICE_PAID]:
-            self._bulk_email(EmailType.INVOICE_PAID, rows, periods, renew, renew, invoices=invoice_ids)
-        self.rec.invoices.extend(
-            invoice_id=invoice_ids,
-            customer_id=ids,
-            period=periods,
-            created_at=renew,
-            amount=price,
-            status=np.full(n, PAID),
-            paid_at=renew,
-            attempts=np.ones(n, dtype=np.int64),
-            first_decline=zeros,
-            at_risk=np.zeros(n, dtype=bool),
-            paid_by=system,
-            due_at=np.full(n, math.inf),
-        )
 
     def _flush_invoices(self) -> None:
         row = self.rec.invoice_row
