@@ -14,6 +14,7 @@ from .compiled import CompiledEngine
 from .config import Policy, Scenario
 from .engine import Engine
 from .events import frames
+from .model import SubscriptionStatus
 from .rng import Streams
 
 
@@ -56,10 +57,11 @@ def simulate(
     table = customers.frame()
     currencies = table["currency"].to_numpy()
     out = frames(recorder, scenario.start_date, customers.ids, currencies)
-    cohort_names = pl.Series([c.name for c in scenario.cohorts])
+    cohort_names = pl.Series([c.name for c in scenario.cohorts], dtype=pl.String)
+    statuses = pl.Series([s.value for s in SubscriptionStatus], dtype=pl.String)
     table = table.with_columns(
-        pl.Series("cohort", cohort_names.gather(table["cohort_index"].cast(pl.UInt32)).to_list(), pl.String),
-        pl.Series("final_status", engine.statuses(), pl.String),
+        cohort_names.gather(table["cohort_index"].cast(pl.UInt32)).alias("cohort"),
+        statuses.gather(engine.statuses()).alias("final_status"),
     )
     return Run(scenario, policy, seed, replication, out["events"], out["emails"], out["invoices"], table)
 

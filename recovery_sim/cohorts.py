@@ -66,39 +66,39 @@ class Customers:
         return len(self.ids)
 
     def frame(self) -> pl.DataFrame:
-        """The customer table as a polars frame (for joins in metrics and previews)."""
-        plan_names = np.array([p.name for p in self.plans], dtype=object)
+        """The customer table as a polars frame (for joins in metrics and previews).
+
+        Text columns are gathered from the small plan and country tables: no Python string per row.
+        """
+
+        def text(name: str, values: list, index: np.ndarray) -> pl.Series:
+            return pl.Series(name, values, pl.String).gather(index)
+
+        plan, country = self.plan.astype(np.int64), self.country.astype(np.int64)
+        plans, countries = self.plans, self.countries
         return pl.DataFrame(
-            {
-                "customer_id": self.ids,
-                "cohort_index": self.cohort.astype(np.int16),
-                "plan": plan_names[self.plan].tolist(),
-                "interval": [self.plans[p].interval.value for p in self.plan.tolist()],
-                "price": np.array([p.price for p in self.plans], dtype=np.int64)[self.plan],
-                "currency": [self.plans[p].currency for p in self.plan.tolist()],
-                "country": [self.countries[c].code for c in self.country.tolist()],
-                "timezone": [self.countries[c].timezone for c in self.country.tolist()],
-                "locale": [self.countries[c].locale for c in self.country.tolist()],
-                "signup_at": self.signup_at,
-                "trial_days": self.trial_days,
-                "collection_method": np.where(
-                    self.send_invoice,
-                    CollectionMethod.SEND_INVOICE.value,
-                    CollectionMethod.CHARGE_AUTOMATICALLY.value,
-                ).tolist(),
-                "payment_method": [METHOD_KINDS[m].value for m in self.method.tolist()],
-                "card_exp_month": self.card_exp_month,
-                "card_exp_year": self.card_exp_year,
-                "recipient": [RECIPIENT_KINDS[r].value for r in self.recipient.tolist()],
-            },
-            # Text columns stay String when they hold no value: an empty shard, or no country with a
-            # time zone, would otherwise give Null columns that do not concatenate with other shards.
-            schema_overrides={name: pl.String for name in _TEXT_COLUMNS},
+            [
+                pl.Series("customer_id", self.ids),
+                pl.Series("cohort_index", self.cohort.astype(np.int16)),
+                text("plan", [p.name for p in plans], plan),
+                text("interval", [p.interval.value for p in plans], plan),
+                pl.Series("price", np.array([p.price for p in plans], dtype=np.int64)[plan]),
+                text("currency", [p.currency for p in plans], plan),
+                text("country", [c.code for c in countries], country),
+                text("timezone", [c.timezone for c in countries], country),
+                text("locale", [c.locale for c in countries], country),
+                pl.Series("signup_at", self.signup_at),
+                pl.Series("trial_days", self.trial_days),
+                text("collection_method", _COLLECTION_METHODS, self.send_invoice.astype(np.int64)),
+                text("payment_method", [m.value for m in METHOD_KINDS], self.method.astype(np.int64)),
+                pl.Series("card_exp_month", self.card_exp_month),
+                pl.Series("card_exp_year", self.card_exp_year),
+                text("recipient", [r.value for r in RECIPIENT_KINDS], self.recipient.astype(np.int64)),
+            ]
         )
 
 
-_TEXT_COLUMNS = ("plan", "interval", "currency", "country", "timezone", "locale", "collection_method",
-                 "payment_method", "recipient")  # fmt: skip
+_COLLECTION_METHODS = [CollectionMethod.CHARGE_AUTOMATICALLY.value, CollectionMethod.SEND_INVOICE.value]
 
 
 def _pick(u: np.ndarray, shares: list[float]) -> np.ndarray:

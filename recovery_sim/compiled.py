@@ -15,10 +15,9 @@ from .cohorts import RECIPIENT_KINDS, Customers
 from .config import Policy, Scenario
 from .engine import BOLETO, CARD, card_emails_at, first_periods
 from .events import DECLINE, DECLINES, Recorder
-from .model import EXPIRED_CARD, CollectionMethod, DunningAction, EmailType, SubscriptionStatus, decline_codes
+from .model import EXPIRED_CARD, CollectionMethod, DunningAction, EmailType, decline_codes
 from .rng import Streams
 
-_STATUSES = list(SubscriptionStatus)
 _END_ACTIONS = {
     DunningAction.CANCEL: kernel.END_CANCEL,
     DunningAction.MARK_UNPAID: kernel.END_MARK_UNPAID,
@@ -158,9 +157,9 @@ class CompiledEngine:
                 }
             )
 
-    def statuses(self) -> list[str]:
-        """Each customer's subscription status at the end of the run."""
-        return [_STATUSES[s].value for s in self.final_status.tolist()]
+    def statuses(self) -> np.ndarray:
+        """Each customer's subscription status at the end of the run (index into SubscriptionStatus)."""
+        return self.final_status
 
 
 def warm_up() -> None:

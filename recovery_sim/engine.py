@@ -259,9 +259,10 @@ class Engine:
             if collecting:
                 gc.enable()
 
-    def statuses(self) -> list[str]:
-        """Each customer's subscription status at the end of the run."""
-        return [s.status.value for s in self.subs]
+    def statuses(self) -> np.ndarray:
+        """Each customer's subscription status at the end of the run (index into SubscriptionStatus)."""
+        code = {status: n for n, status in enumerate(SubscriptionStatus)}
+        return np.array([code[s.status] for s in self.subs], dtype=np.int64)
 
     def _run(self) -> Recorder:
         c = self.c
