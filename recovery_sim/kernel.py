@@ -1101,15 +1101,16 @@ def _customer(f64, i64, rows_f, rows_i, cust_i, cust_f, j):
     return i64[S_STATUS]
 
 
-@njit(cache=True)
-def run_customers(f64, i64, rows_f, rows_i, cust_i, cust_f, first, status, room):
-    """Customers from `first` on, until the buffers might not hold another; returns where it stopped.
+@njit(cache=True, nogil=True)
+def run_customers(f64, i64, rows_f, rows_i, cust_i, cust_f, first, last, status, room):
+    """Customers first..last-1 until the buffers might not hold another; returns where it stopped.
 
-    Row counts are in i64[S_EVENTS], i64[S_EMAILS], i64[S_INVOICE_ROWS].
+    Row counts are in i64[S_EVENTS], i64[S_EMAILS], i64[S_INVOICE_ROWS]. Releases the GIL: threads
+    may run disjoint customer ranges, each with its own f64, i64 and buffers.
     """
     j = first
-    while j < cust_i.shape[1]:
-        capacity = rows_f.shape[1]
+    capacity = rows_f.shape[1]
+    while j < last:
         if (
             max(i64[S_EVENTS], i64[S_EMAILS]) + room > capacity
             or i64[S_INVOICE_ROWS] + MAX_INVOICES > capacity

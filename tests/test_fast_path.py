@@ -181,3 +181,9 @@ def test_kernel_chunks_change_nothing(small_default, monkeypatch) -> None:
     whole = simulate(small_default, Policy.named("all-on"), seed=13)
     monkeypatch.setattr(compiled, "_BUFFER_ROWS", 128 * kernel.MAX_INVOICES + 500)
     assert_same_frames(whole, simulate(small_default, Policy.named("all-on"), seed=13))
+
+
+def test_kernel_threads_change_nothing(small_default) -> None:
+    """Threads run disjoint customer ranges of the compiled path; the frames are those of one thread."""
+    whole = simulate(small_default, Policy.named("aggressive"), seed=14)
+    assert_same_frames(whole, simulate(small_default, Policy.named("aggressive"), seed=14, threads=3))
