@@ -160,9 +160,11 @@ class CompiledEngine:
         f64, i64 = (array.copy() for array in settings)  # the customer state lives in them
         room = 128 * kernel.MAX_INVOICES  # more rows than one customer can write
         chunks = []
+        rows_f = np.empty(
+            (6, _BUFFER_ROWS)
+        )  # reused chunk after chunk: fresh pages cost more than the kernel
+        rows_i = np.empty((23, _BUFFER_ROWS), dtype=np.int64)
         while first < last:
-            rows_f = np.empty((6, _BUFFER_ROWS))
-            rows_i = np.empty((23, _BUFFER_ROWS), dtype=np.int64)
             i64[kernel.S_EVENTS : kernel.S_INVOICE_ROWS + 1] = 0
             first = kernel.run_customers(
                 f64, i64, rows_f, rows_i, cust_i, cust_f, first, last, self.final_status, room

@@ -100,7 +100,8 @@ CARD_INDEX = 100_000
 # ------------------------------------------------------------------------------------- layout
 # Everything the kernel reads and keeps lives in two arrays, `f64` (float64) and `i64` (int64): the run's
 # settings, then one customer's state. Rows go to `rows_f` and `rows_i`. Few arrays, because every array a
-# compiled call passes costs two atomic reference-count updates (half the run time with 30 of them).
+# compiled call passes costs two atomic reference-count updates (half the run time with 30 of them); the
+# small helpers called per row or per draw are inlined for the same reason.
 MAX_PLANS, MAX_COHORTS, MAX_DECLINES, MAX_RETRIES, MAX_INVOICE_REMINDERS = 1024, 256, 64, 16, 16
 MAX_INVOICES = 96  # per customer: a 60-month horizon has at most 66 periods
 QUEUE = 32  # per-customer wake-ups waiting at once
@@ -196,7 +197,7 @@ C_SIGNUP_AT, C_CARD_EXPIRES_AT, C_CARD_EMAIL_AT, C_ANCHOR_FRAC = range(4)
 # --------------------------------------------------------------------------------------- draws
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _uniform(i64, purpose, entity, index):
     """rng.Streams.uniform: SplitMix64 over (stream key ^ entity), then ^ index."""
     z = (np.uint64(i64[I_KEYS + purpose]) ^ np.uint64(entity)) + _GOLDEN
@@ -208,7 +209,7 @@ def _uniform(i64, purpose, entity, index):
     return np.float64((z ^ (z >> _R31)) >> _R11) * _TO_UNIT
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _exponential(i64, purpose, entity, index, mean):
     """rng.Streams.exponential."""
     return -mean * math.log1p(-_uniform(i64, purpose, entity, index))
@@ -253,7 +254,7 @@ def _add_months(y, m, d, months):
     return year, month, min(d, last)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _boundary(f64, i64, k):
     """Engine._boundary: renewal k's instant (periods.whole_days + the anchor's fraction)."""
     start_day = i64[I_START_DAY]
@@ -265,7 +266,7 @@ def _boundary(f64, i64, k):
 # ------------------------------------------------------------------------------------ the queue
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _push(f64, i64, when, priority, what, a, b, x):
     """Schedule a wake-up at `when`, never before now (as `_Environment.timeout_at`)."""
     for slot in range(QUEUE):
@@ -306,14 +307,14 @@ def _pop(f64, i64):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _at(f64, i64, when, what, a, x):
     """Engine._at: a customer action at `when`, dropped at or beyond the horizon."""
     if when < f64[F_HORIZON]:
         _push(f64, i64, when, NORMAL, what, a, 0, x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wait(f64, i64, when, resume):
     """`yield env.timeout_at(when)` in the lifecycle: resume at block `resume`."""
     _push(f64, i64, when, NORMAL, Q_LIFE, resume, 0, 0.0)
@@ -322,7 +323,7 @@ def _wait(f64, i64, when, resume):
 # ------------------------------------------------------------------------------------ recording
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _event(f64, i64, rows_f, rows_i, kind, invoice, amount, decline, actor, attempt):
     """Recorder.event."""
     n = i64[S_EVENTS]
@@ -339,7 +340,7 @@ def _event(f64, i64, rows_f, rows_i, kind, invoice, amount, decline, actor, atte
     i64[S_EVENTS] = n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _email(f64, i64, rows_f, rows_i, invoice, email_type, link, management, live_until, delivered, acted):
     """Recorder.email."""
     n = i64[S_EMAILS]
@@ -383,7 +384,7 @@ def _flush_invoices(f64, i64, rows_f, rows_i):
 # ---------------------------------------------------------------------------------------- rules
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link_is_live(live_until, at, status, status_since):
     """rules.link_is_live (R11, R11b)."""
     if at >= live_until:
@@ -392,14 +393,14 @@ def _link_is_live(live_until, at, status, status_since):
     return not (killing and status_since <= at)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ended(i64):
     """Subscription.ended."""
     status = i64[S_STATUS]
     return status == CANCELED or status == UNPAID or status == PAUSED
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _invoice_status(i64, n):
     return i64[I_INVOICES + 8 * n + V_STATUS]
 
