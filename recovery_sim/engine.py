@@ -121,11 +121,12 @@ def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.nda
     step = plan_step[c.plan]
     existing = c.signup_at < 0
     k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
-    while True:
-        behind = existing & (boundaries(start, c.anchor_day, c.anchor_frac, 1, k * step) < 0)
-        if not behind.any():
-            return k
-        k = k + behind
+    rows = np.flatnonzero(existing)  # the estimate is at most a period or two short: step those forward
+    while rows.size:
+        at = boundaries(start, c.anchor_day[rows], c.anchor_frac[rows], 1, k[rows] * step[rows])
+        rows = rows[at < 0]
+        k[rows] += 1
+    return k
 
 
 def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
