@@ -1,7 +1,8 @@
 """Columnar recording of what happens, and the EventLog schema (docs/events.md).
 
 The engine appends plain ints and floats to per-column buffers (no object per event); vectorised paths
-append whole numpy chunks. `frames()` turns the buffers into three polars frames with typed enums.
+append whole numpy chunks. `frames()` takes the recorded rows, column by column, into three polars
+frames with typed enums (the recorder is left empty, so a run never holds its rows twice).
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ class _Columns:
                     chunk[name] = None
             self.chunks = [out]
         return {name: np.asarray(values, dtype=self.spec[name]) for name, values in self.chunks[0].items()}
+
+    def take(self, name: str) -> np.ndarray:
+        """One column, all rows in recording order, handed over: the buffers let go of it (frees memory)."""
+        self._flush()
+        parts = [chunk.pop(name) for chunk in self.chunks]
+        self.chunks = [chunk for chunk in self.chunks if chunk]
+        if len(parts) == 1:
+            return np.ascontiguousarray(parts[0], dtype=self.spec[name])
+        return np.concatenate(parts, dtype=self.spec[name]) if parts else np.zeros(0, dtype=self.spec[name])
 
 
 class Recorder:
@@ -197,9 +207,64 @@ class Recorder:
         at(attempts), fd(first_decline), ar(at_risk), pb(paid_by), du(due_at)
 
 
-def _decode(codes: np.ndarray, names: list[str], dtype: pl.DataType) -> pl.Series:
-    """Integer codes → labels, vectorised (much faster than indexing a numpy string array)."""
-    return pl.Series(codes).replace_strict(list(range(len(names))), names, return_dtype=dtype)
+_INF_BITS = np.float64(np.inf).view(np.int64)
+
+
+def _stable_order(key: np.ndarray) -> pl.Series | None:
+    """Row positions in stable ascending order of `key`, or None when the rows are already in order."""
+    if (key[1:] >= key[:-1]).all():
+        return None
+    return pl.DataFrame({"key": key}).select(pl.arg_sort_by("key", maintain_order=True)).to_series()
+
+
+def _time_order(time: np.ndarray, customer: np.ndarray) -> pl.Series | None:
+    """Sorted by time, then customer; ties keep recording order (a stable sort), None if already sorted.
+
+    Two stable passes, customer then time (the second alone when the rows come in customer order, as
+    the compiled engine writes them). A non-negative float's bits sort like the float, and polars sorts
+    int64 faster; other times (negative, -0.0, NaN) take numpy's lexsort.
+    """
+    key = time.view(np.int64)
+    if len(key) and not (key.min() >= 0 and key.max() <= _INF_BITS):
+        return pl.Series(np.lexsort((customer, time)), dtype=pl.get_index_type())
+    by_customer = _stable_order(customer)
+    if by_customer is None:
+        return _stable_order(key)
+    by_time = _stable_order(key[by_customer.to_numpy()])
+    return by_customer if by_time is None else by_customer.gather(by_time)
+
+
+def _build(take, order: pl.Series | None, outputs: dict[str, pl.Expr], batch: int = 4) -> pl.DataFrame:
+    """The frame's columns, each an expression of the recorded columns it names, rows in `order`.
+
+    `take(name)` hands over a recorded column (the recorder lets go of it). A few output columns at a
+    time (polars works on them in parallel): their recorded columns are put in order once and dropped
+    after their last use, so the peak is the frame so far plus a few columns, not a sorted copy of the
+    recording next to the frame.
+    """
+    sources = {name: list(dict.fromkeys(expr.meta.root_names())) for name, expr in outputs.items()}
+    last_use = {source: name for name, names in sources.items() for source in names}
+    names = list(outputs)
+    ready: dict[str, pl.Series] = {}
+    built: list[pl.Series] = []
+    for first in range(0, len(names), batch):
+        group = names[first : first + batch]
+        needed = list(dict.fromkeys(source for name in group for source in sources[name]))
+        fresh = pl.DataFrame([pl.Series(s, take(s)) for s in needed if s not in ready])
+        ready.update((fresh if order is None or not fresh.width else fresh[order]).to_dict())
+        del fresh
+        frame = pl.DataFrame([ready[s] for s in needed])
+        built += frame.select(outputs[n].alias(n) for n in group).get_columns()
+        for source in needed:
+            if last_use[source] in group:
+                del ready[source]
+    return pl.DataFrame(built)
+
+
+def _codes(column: str, dtype: pl.Enum) -> pl.Expr:
+    """Integer codes → labels, read as the enum's physical codes (strict: an unknown code raises)."""
+    physical = pl.Series(dtype=dtype).to_physical().dtype
+    return pl.col(column).cast(physical).cat.to(dtype)
 
 
 def _at(time: pl.Expr, start: dt.date) -> pl.Expr:
@@ -210,120 +275,98 @@ def _at(time: pl.Expr, start: dt.date) -> pl.Expr:
     ).dt.cast_time_unit("us")
 
 
-def _build(columns: dict[str, np.ndarray], order: np.ndarray, outputs: list) -> pl.DataFrame:
-    """The frame's columns, each made from the recorded columns it needs, gathered in `order`.
-
-    One output column at a time: the peak is the recorded columns, the frame built so far and one
-    column in the making (not a sorted copy of everything plus the frame).
-    """
-    built = {}
-    for name, inputs, make in outputs:
-        part = pl.DataFrame({source: columns[source][order] for source in inputs})
-        built[name] = make(part).alias(name)
-        del part
-    return pl.DataFrame(built)
+def _nullable(name: str) -> pl.Expr:
+    """Ids recorded as -1 for none → null."""
+    return pl.when(pl.col(name) >= 0).then(pl.col(name)).cast(pl.Int64)
 
 
-def _expr(expr: pl.Expr):
-    return lambda part: part.select(expr).to_series()
+def _instant(name: str) -> pl.Expr:
+    """Times recorded as inf for never → null."""
+    return pl.when(pl.col(name).is_finite()).then(pl.col(name))
 
 
-def _codes(column: str, labels: list[str], dtype: pl.DataType):
-    return _expr(pl.col(column).replace_strict(list(range(len(labels))), labels, return_dtype=dtype))
+def _flag(name: str) -> pl.Expr:
+    """Flags recorded as 0/1 int8 → booleans."""
+    return pl.col(name).cast(pl.Boolean)
 
 
-def _time_order(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Sorted by time, then customer; ties keep recording order (a stable sort)."""
-    return np.lexsort((columns["customer_id"], columns["time"]))
+def _currency(customer_ids: np.ndarray, currencies: np.ndarray) -> pl.Expr:
+    """Each row's customer currency, looked up by customer id in a categorical (no string per row)."""
+    position = np.zeros(customer_ids.max() + 1 if len(customer_ids) else 0, dtype=np.uint32)
+    position[customer_ids] = np.arange(len(customer_ids))
+    by_id = pl.Series(currencies, dtype=pl.Categorical).gather(position)
+    return pl.lit(by_id).gather(pl.col("customer_id"))
+
+
+def _table(columns: _Columns, keys: tuple[str, ...], order_of, outputs: dict[str, pl.Expr]) -> pl.DataFrame:
+    """One recorded table as a frame: its key columns are taken first, to find the row order."""
+    taken = {name: columns.take(name) for name in keys}
+    order = order_of(*taken.values())
+    return _build(lambda name: taken.pop(name) if name in taken else columns.take(name), order, outputs)
 
 
 def frames(
     recorder: Recorder, start: dt.date, customer_ids: np.ndarray, currencies: np.ndarray
 ) -> dict[str, pl.DataFrame]:
-    """The three frames of a run, sorted by time and customer (ties keep each customer's recording order)."""
-    names, per_customer = np.unique(np.asarray(currencies, dtype=str), return_inverse=True)
+    """The three frames of a run, sorted by time and customer (ties keep each customer's recording order).
 
-    def currency(part: pl.DataFrame) -> pl.Series:
-        ids = part["customer_id"].to_numpy()
-        codes = per_customer[np.searchsorted(customer_ids, ids)] if len(ids) else np.zeros(0, np.int64)
-        return pl.Series(list(names), dtype=pl.Categorical).gather(codes)  # no string per row
-
-    def nullable(name: str) -> pl.Expr:
-        return pl.when(pl.col(name) >= 0).then(pl.col(name)).cast(pl.Int64)
-
-    def instant(name: str) -> pl.Expr:
-        return pl.when(pl.col(name).is_finite()).then(pl.col(name))
-
-    kinds, actors = [k.value for k in EVENT_KINDS], [a.value for a in ACTORS]
-    ev = recorder.events.arrays()
-    events = _build(
-        ev,
-        _time_order(ev),
-        [
-            ("time", ["time"], _expr(pl.col("time"))),
-            ("at", ["time"], _expr(_at(pl.col("time"), start))),
-            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
-            ("invoice_id", ["invoice_id"], _expr(nullable("invoice_id"))),
-            ("kind", ["kind"], _codes("kind", kinds, EventKindEnum)),
-            ("amount", ["amount"], _expr(pl.col("amount").cast(pl.Int64))),
-            ("currency", ["customer_id"], currency),
-            ("decline_code", ["decline"], _codes("decline", DECLINES, DeclineEnum)),
-            ("actor", ["actor"], _codes("actor", actors, ActorEnum)),
-            ("attempt", ["attempt"], _expr(pl.col("attempt").cast(pl.Int8))),
-        ],
+    The recorder's rows are taken out column by column as the frames fill up (it is left empty).
+    """
+    currency = _currency(np.asarray(customer_ids), currencies)
+    customer = pl.col("customer_id").cast(pl.Int64)
+    events = _table(
+        recorder.events,
+        ("time", "customer_id"),
+        _time_order,
+        {
+            "time": pl.col("time"),
+            "at": _at(pl.col("time"), start),
+            "customer_id": customer,
+            "invoice_id": _nullable("invoice_id"),
+            "kind": _codes("kind", EventKindEnum),
+            "amount": pl.col("amount").cast(pl.Int64),
+            "currency": currency,
+            "decline_code": _codes("decline", DeclineEnum),
+            "actor": _codes("actor", ActorEnum),
+            "attempt": pl.col("attempt").cast(pl.Int8),
+        },
     )
-    del ev
-
-    em = recorder.emails.arrays()
     live = pl.col("link_live_until")
-    emails = _build(
-        em,
-        _time_order(em),
-        [
-            ("time", ["time"], _expr(pl.col("time"))),
-            ("sent_at", ["time"], _expr(_at(pl.col("time"), start))),
-            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
-            ("invoice_id", ["invoice_id"], _expr(nullable("invoice_id"))),
-            (
-                "email_type",
-                ["email_type"],
-                _codes("email_type", [t.value for t in EMAIL_TYPES], EmailTypeEnum),
-            ),
-            ("link_included", ["link_included"], _expr(pl.col("link_included").cast(pl.Boolean))),
-            (
-                "link_live_until",
-                ["link_included", "link_live_until"],
-                _expr(
-                    pl.when(pl.col("link_included").cast(pl.Boolean) & live.is_finite()).then(
-                        _at(live, start)
-                    )
-                ),
-            ),
-            ("management_link", ["management_link"], _expr(pl.col("management_link").cast(pl.Boolean))),
-            ("delivered", ["delivered"], _expr(pl.col("delivered").cast(pl.Boolean))),
-            ("acted", ["acted"], _expr(pl.col("acted").cast(pl.Boolean))),
-        ],
+    emails = _table(
+        recorder.emails,
+        ("time", "customer_id"),
+        _time_order,
+        {
+            "time": pl.col("time"),
+            "sent_at": _at(pl.col("time"), start),
+            "customer_id": customer,
+            "invoice_id": _nullable("invoice_id"),
+            "email_type": _codes("email_type", EmailTypeEnum),
+            "link_included": _flag("link_included"),
+            "link_live_until": pl.when(_flag("link_included") & live.is_finite()).then(_at(live, start)),
+            "management_link": _flag("management_link"),
+            "delivered": _flag("delivered"),
+            "acted": _flag("acted"),
+        },
     )
-    del em
-
-    inv = recorder.invoices.arrays()
-    invoices = _build(
-        inv,
-        np.argsort(inv["invoice_id"], kind="stable"),
-        [
-            ("invoice_id", ["invoice_id"], _expr(pl.col("invoice_id").cast(pl.Int64))),
-            ("customer_id", ["customer_id"], _expr(pl.col("customer_id").cast(pl.Int64))),
-            ("period", ["period"], _expr(pl.col("period").cast(pl.Int16))),
-            ("created_at", ["created_at"], _expr(pl.col("created_at"))),
-            ("amount", ["amount"], _expr(pl.col("amount").cast(pl.Int64))),
-            ("status", ["status"], _codes("status", [s.value for s in INVOICE_STATUSES], InvoiceStatusEnum)),
-            ("paid_at", ["paid_at"], _expr(instant("paid_at"))),
-            ("attempts", ["attempts"], _expr(pl.col("attempts").cast(pl.Int8))),
-            ("first_decline", ["first_decline"], _codes("first_decline", DECLINES, DeclineEnum)),
-            ("at_risk", ["at_risk"], _expr(pl.col("at_risk").cast(pl.Boolean))),
-            ("paid_by", ["paid_by"], _codes("paid_by", actors, ActorEnum)),
-            ("due_at", ["due_at"], _expr(instant("due_at"))),
-            ("currency", ["customer_id"], currency),
-        ],
+    invoices = _table(
+        recorder.invoices,
+        ("invoice_id",),
+        _stable_order,
+        {
+            "invoice_id": pl.col("invoice_id").cast(pl.Int64),
+            "customer_id": customer,
+            "period": pl.col("period").cast(pl.Int16),
+            "created_at": pl.col("created_at"),
+            "amount": pl.col("amount").cast(pl.Int64),
+            "status": _codes("status", InvoiceStatusEnum),
+            "paid_at": _instant("paid_at"),
+            "attempts": pl.col("attempts").cast(pl.Int8),
+            "first_decline": _codes("first_decline", DeclineEnum),
+            "at_risk": _flag("at_risk"),
+            "paid_by": _codes("paid_by", ActorEnum),
+            "due_at": _instant("due_at"),
+            "currency": currency,
+        },
     )
     return {"events": events, "emails": emails, "invoices": invoices}
