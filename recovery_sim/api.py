@@ -14,6 +14,7 @@ from .compiled import CompiledEngine
 from .config import Policy, Scenario
 from .engine import Engine
 from .events import frames
+from .memory import return_freed_memory
 from .model import SubscriptionStatus
 from .rng import Streams
 
@@ -49,6 +50,7 @@ def simulate(
     reference path. Both give identical frames. `threads` runs the compiled path on that many cores
     (disjoint customer ranges; the frames are the same).
     """
+    return_freed_memory()
     streams = Streams(seed, replication)
     customers = generate(scenario, streams, None if customer_ids is None else np.sort(customer_ids))
     if fast:
