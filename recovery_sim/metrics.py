@@ -13,12 +13,16 @@ MONEY = ["billed", "collected", "open", "uncollectible", "void", "at_risk_revenu
 
 
 def invoice_totals(invoices: pl.DataFrame) -> pl.DataFrame:
-    """Billed, collected, open, written-off, at-risk and recovered amounts per currency (minor units)."""
+    """Billed, collected, open, written-off, at-risk and recovered amounts per currency (minor units).
+
+    Statuses compare as enum values and the currency is grouped as it is stored (no string per row);
+    only the few group keys become strings.
+    """
     amount = pl.col("amount")
-    status = pl.col("status").cast(pl.String)
+    status = pl.col("status")
     paid = status == InvoiceStatus.PAID.value
     return (
-        invoices.group_by(pl.col("currency").cast(pl.String))
+        invoices.group_by("currency")
         .agg(
             pl.len().alias("invoices"),
             amount.sum().alias("billed"),
@@ -32,27 +36,34 @@ def invoice_totals(invoices: pl.DataFrame) -> pl.DataFrame:
             (pl.col("at_risk") & paid).sum().alias("recovered_invoices"),
         )
         .with_columns(
-            (pl.col("recovered_revenue") / pl.col("at_risk_revenue")).fill_nan(None).alias("recovery_rate")
+            pl.col("currency").cast(pl.String),
+            (pl.col("recovered_revenue") / pl.col("at_risk_revenue")).fill_nan(None).alias("recovery_rate"),
         )
     )
 
 
 def churn_counts(run) -> pl.DataFrame:
-    """Involuntary churn (ended by failed payment or a paused trial never activated) and voluntary churn."""
-    ev = run.events
-    kind = pl.col("kind").cast(pl.String)
-    actor = pl.col("actor").cast(pl.String)
-    involuntary_ids = ev.filter(
-        ((kind == EventKind.SUBSCRIPTION_CANCELED.value) & (actor == Actor.SYSTEM.value))
-        | (kind == EventKind.SUBSCRIPTION_UNPAID.value)
-    )["customer_id"]
+    """Involuntary churn (ended by failed payment or a paused trial never activated) and voluntary churn.
+
+    One pass over the events keeps the few that end a subscription (kinds and actors compare as enum
+    values, no string per row); the flags are then read from those.
+    """
+    kind, actor = pl.col("kind"), pl.col("actor")
+    canceled = kind == EventKind.SUBSCRIPTION_CANCELED.value
+    ends = run.events.lazy().filter(canceled | (kind == EventKind.SUBSCRIPTION_UNPAID.value))
+    ends = ends.select(
+        "customer_id",
+        (~canceled | (actor == Actor.SYSTEM.value)).alias("involuntary"),
+        (canceled & (actor == Actor.CUSTOMER.value)).alias("voluntary"),
+    ).collect()
+    involuntary_ids = ends.filter("involuntary")["customer_id"]
+    voluntary_ids = ends.filter("voluntary")["customer_id"]
     paused = run.customers.filter(pl.col("final_status") == "paused")["customer_id"]
-    voluntary = ev.filter((kind == EventKind.SUBSCRIPTION_CANCELED.value) & (actor == Actor.CUSTOMER.value))
     customers = run.customers.select("customer_id", "currency")
     flags = customers.with_columns(
         pl.col("customer_id").is_in(involuntary_ids.implode()).alias("involuntary"),
         pl.col("customer_id").is_in(paused.implode()).alias("paused_never_activated"),
-        pl.col("customer_id").is_in(voluntary["customer_id"].implode()).alias("voluntary"),
+        pl.col("customer_id").is_in(voluntary_ids.implode()).alias("voluntary"),
     )
     return flags.group_by("currency").agg(
         pl.len().alias("customers"),
@@ -63,11 +74,14 @@ def churn_counts(run) -> pl.DataFrame:
 
 
 def email_counts(run) -> pl.DataFrame:
-    """Emails delivered per currency of the customer (an email costs the same whatever it says)."""
-    emails = run.emails.filter(pl.col("delivered")).join(
-        run.customers.select("customer_id", "currency"), on="customer_id"
-    )
-    return emails.group_by("currency").agg(pl.len().alias("emails_sent"))
+    """Emails delivered per currency of the customer (an email costs the same whatever it says).
+
+    Lazy, so only the customer ids of delivered emails are read (no filtered copy of the emails).
+    """
+    sent = run.emails.lazy().filter(pl.col("delivered")).select("customer_id")
+    customers = run.customers.lazy().select("customer_id", "currency")
+    per_currency = sent.join(customers, on="customer_id").group_by("currency")
+    return per_currency.agg(pl.len().alias("emails_sent")).collect()
 
 
 def summary(run) -> pl.DataFrame:
