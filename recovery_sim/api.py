@@ -77,13 +77,14 @@ def simulate_in_shards(
     replication: int = 0,
     shard_size: int = 5_000,
     on_shard=None,
+    threads: int = 1,
 ) -> Run:
     """`simulate` shard by shard (same result as one call), reporting progress after each shard."""
     total = scenario.customers
     parts = []
     for first in range(0, total, shard_size):
         ids = np.arange(first, min(first + shard_size, total), dtype=np.int64)
-        parts.append(simulate(scenario, policy, seed, replication, customer_ids=ids))
+        parts.append(simulate(scenario, policy, seed, replication, customer_ids=ids, threads=threads))
         if on_shard is not None:
             on_shard(len(ids))
 

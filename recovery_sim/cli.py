@@ -56,6 +56,7 @@ def run(
     months: Annotated[int | None, typer.Option(min=1, max=60, help="Horizon in months")] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
     out: Annotated[Path | None, typer.Option(help="Folder for events/emails/invoices parquet files")] = None,
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Cores for the compiled engine")] = 1,
 ) -> None:
     """Simulate one policy and print its revenue summary and the emails it sends."""
     try:
@@ -66,7 +67,12 @@ def run(
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {chosen_policy.name}", total=chosen_scenario.customers)
         result = simulate_in_shards(
-            chosen_scenario, chosen_policy, seed=seed, on_shard=lambda n: bar.advance(task, n)
+            chosen_scenario,
+            chosen_policy,
+            seed=seed,
+            shard_size=max(5_000, -(-chosen_scenario.customers // 20)),  # about 20 steps of the bar
+            on_shard=lambda n: bar.advance(task, n),
+            threads=threads,
         )
     headline = summary(result)
     out_console = Console()
