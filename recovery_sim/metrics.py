@@ -5,6 +5,7 @@ Money is summed per currency and never mixed: every money column comes with a `c
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from .model import Actor, EventKind, InvoiceStatus
@@ -76,12 +77,15 @@ def churn_counts(run) -> pl.DataFrame:
 def email_counts(run) -> pl.DataFrame:
     """Emails delivered per currency of the customer (an email costs the same whatever it says).
 
-    Lazy, so only the customer ids of delivered emails are read (no filtered copy of the emails).
+    Counted per customer id (small non-negative integers), then summed over each currency's customers:
+    no join of millions of emails, and no filtered copy of them (only their customer ids are read).
     """
-    sent = run.emails.lazy().filter(pl.col("delivered")).select("customer_id")
-    customers = run.customers.lazy().select("customer_id", "currency")
-    per_currency = sent.join(customers, on="customer_id").group_by("currency")
-    return per_currency.agg(pl.len().alias("emails_sent")).collect()
+    sent = run.emails.lazy().filter(pl.col("delivered")).select("customer_id").collect().to_series()
+    customers = run.customers.select("customer_id", "currency")
+    ids = customers["customer_id"].to_numpy()
+    per_id = np.bincount(sent.to_numpy(), minlength=ids.max(initial=-1) + 1)
+    counts = customers.with_columns(pl.Series("emails_sent", per_id[ids]))
+    return counts.group_by("currency").agg(pl.col("emails_sent").sum().cast(pl.UInt32))
 
 
 def summary(run) -> pl.DataFrame:
