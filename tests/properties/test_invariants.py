@@ -42,12 +42,14 @@ RECORDERS: list = []
 
 
 def _capturing(engine: type) -> type:
-    """The engine, keeping its recorder so the recording order (before sorting) can be checked."""
+    """The engine, keeping a copy of its recorded rows (frames() consumes the recorder) so the recording
+    order before sorting can be checked."""
 
     class Capturing(engine):
         def run(self):
             recorder = super().run()
-            RECORDERS.append(recorder)
+            rows = (recorder.events.arrays(), recorder.emails.arrays())
+            RECORDERS.append(tuple({name: column.copy() for name, column in table.items()} for table in rows))
             return recorder
 
     return Capturing
@@ -271,9 +273,9 @@ def check_money(run) -> None:
     assert inv["invoice_id"].is_unique().all()
 
 
-def check_recording_order(recorder) -> None:
+def check_recording_order(recorded) -> None:
     """Per customer, events and emails are recorded in non-decreasing time (before any sorting)."""
-    for columns in (recorder.events.arrays(), recorder.emails.arrays()):
+    for columns in recorded:
         customer, time = columns["customer_id"], columns["time"]
         order = np.lexsort((np.arange(len(customer)), customer))  # by customer, then recording order
         same = customer[order][1:] == customer[order][:-1]
