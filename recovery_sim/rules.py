@@ -1,7 +1,9 @@
 """SPEC R1-R13 as pure functions: the one place that decides what is due, what carries a link,
 how long a link lives, what test mode delivers and what the email log shows.
 
-The engine, the Stripe replay and the email previews all call these; nothing else re-implements a rule.
+The engine, the Stripe replay and the email previews all call these; the compiled fast path (kernel.py)
+takes its per-run decisions from them and transcribes the per-event time formulas, proven identical
+by tests/test_fast_path.py.
 Times are simulation days (float) since the scenario's start at 00:00 UTC; calendar rules take the
 start date to convert. No SimPy, no I/O.
 """
