@@ -1041,7 +1041,6 @@ def _customer(f64, i64, rows_f, rows_i, cust_i, cust_f, j):
     """One customer from creation to the horizon; returns the final subscription status."""
     f64[F_STATE:] = 0.0
     i64[I_STATE:S_EVENTS] = 0  # the row counts run on across customers
-    i64[S_N_INVOICES + 0] = 0
     for slot in range(QUEUE):
         i64[I_QUEUE + 5 * slot + Q_WHAT] = 0
     f64[S_STATUS_SINCE], f64[S_METHOD_UPDATED], f64[S_PERIOD_END] = -math.inf, -math.inf, math.inf
