@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
 
@@ -42,10 +44,12 @@ def execute(
 ) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel, in `workdir`; a cell error raises CellExecutionError.
 
-    At test sizes every notebook finishes in seconds. A client that hears nothing for `timeout`
-    seconds while the kernel sits idle has lost a message between them (seen rarely with several
-    kernels in one test process); that run is thrown away and the notebook runs once more in a new
-    kernel. A cell error is never retried.
+    The kernel talks to its client over Unix sockets in a folder of its own, not TCP ports: a port
+    that jupyter_client picks and releases before the kernel binds it can be taken meanwhile by a
+    kernel, Dask cluster or server another test starts at the same moment, and the client then waited
+    on a kernel that never heard it (a cell timeout in full-suite runs, never alone). Should a client
+    still hear nothing for `timeout` seconds, the notebook runs once more in a new kernel; a cell error
+    is never retried.
     """
     try:
         return _run_once(nb, kernel_name, workdir, timeout)
@@ -57,10 +61,12 @@ def _run_once(
     nb: nbformat.NotebookNode, kernel_name: str, workdir: Path, timeout: int
 ) -> nbformat.NotebookNode:
     run = copy.deepcopy(nb)
-    client = NotebookClient(
-        run, kernel_name=kernel_name, timeout=timeout, resources={"metadata": {"path": str(workdir)}}
-    )
-    client.execute()
+    with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
+        manager = KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(Path(sockets) / "k"))
+        client = NotebookClient(
+            run, km=manager, timeout=timeout, resources={"metadata": {"path": str(workdir)}}
+        )
+        client.execute()
     nb["cells"] = run["cells"]
     return nb
 
