@@ -10,7 +10,6 @@ import polars as pl
 
 from . import rules
 from .cohorts import generate
-from .compiled import CompiledEngine
 from .config import Policy, Scenario
 from .engine import Engine
 from .events import frames
@@ -54,7 +53,9 @@ def simulate(
     streams = Streams(seed, replication)
     customers = generate(scenario, streams, None if customer_ids is None else np.sort(customer_ids))
     if fast:
-        engine = CompiledEngine(scenario, policy, customers, streams, threads)
+        from . import compiled  # numba loads on the first simulation, not with the CLI
+
+        engine = compiled.CompiledEngine(scenario, policy, customers, streams, threads)
     else:
         engine = Engine(scenario, policy, customers, streams)
     recorder = engine.run()

@@ -17,8 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recovery_sim import api, rules
-from recovery_sim.compiled import CompiledEngine
+from recovery_sim import api, compiled, rules
 from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy
 from recovery_sim.engine import Engine
 
@@ -59,7 +58,7 @@ def simulate(scenario, policy, seed: int, fast: bool):
     RECORDERS.clear()
     with (
         mock.patch.object(api, "Engine", _capturing(Engine)),
-        mock.patch.object(api, "CompiledEngine", _capturing(CompiledEngine)),
+        mock.patch.object(compiled, "CompiledEngine", _capturing(compiled.CompiledEngine)),
     ):
         run = api.simulate(scenario, policy, seed=seed, fast=fast)
     return run, RECORDERS[-1]
