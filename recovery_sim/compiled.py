@@ -7,6 +7,7 @@ customer by customer, and gives the same rows in the same recorder columns (test
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from . import kernel, rules
 from .cohorts import RECIPIENT_KINDS, Customers
 from .config import Policy, Scenario
-from .engine import BOLETO, CARD, card_emails_at, first_periods
+from .engine import BOLETO, CARD, Engine, card_emails_at, first_periods
 from .events import DECLINE, DECLINES, Recorder
 from .model import EXPIRED_CARD, CollectionMethod, DunningAction, EmailType, decline_codes
 from .rng import Streams
@@ -132,6 +133,22 @@ class CompiledEngine:
         self.final_status = np.zeros(len(customers), dtype=np.int64)
 
     def run(self) -> Recorder:
+        """The compiled run; where a customer outgrows the kernel's fixed tables, the SimPy reference.
+
+        The kernel holds 32 pending wake-ups and 96 invoices per customer. A scenario whose customers
+        need more (say, reactions delayed by months to hundreds of emails) runs in SimPy instead: the
+        same model, so the same frames, only slower; a warning says so.
+        """
+        try:
+            return self._run_compiled()
+        except kernel.OutOfRoom as exc:
+            warnings.warn(f"{exc}: this run uses the SimPy engine (same results, slower)", stacklevel=2)
+            reference = Engine(self.scenario, self.policy, self.c, self.streams)
+            self.rec = reference.run()
+            self.final_status = reference.statuses()
+            return self.rec
+
+    def _run_compiled(self) -> Recorder:
         """Every customer through the kernel; with threads, contiguous customer ranges side by side.
 
         Customers never interact, and the frames order rows by time, customer and each customer's own

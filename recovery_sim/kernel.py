@@ -108,6 +108,10 @@ QUEUE = 32  # per-customer wake-ups waiting at once
 TYPES, RECIPIENTS = 16, 4  # room for the email types and recipient kinds
 
 
+class OutOfRoom(RuntimeError):
+    """A customer needs more room than the kernel's fixed tables hold (an extreme scenario)."""
+
+
 def _blocks(*sizes: int) -> list[int]:
     """Start offsets of consecutive blocks of the given sizes, then the total."""
     offsets = [0]
@@ -283,7 +287,7 @@ def _push(f64, i64, when, priority, what, a, b, x):
             )
             i64[S_SEQ] += 1
             return
-    raise RuntimeError("per-customer event queue is full")
+    raise OutOfRoom("per-customer event queue is full")
 
 
 @njit(cache=True)
@@ -328,7 +332,7 @@ def _event(f64, i64, rows_f, rows_i, kind, invoice, amount, decline, actor, atte
     """Recorder.event."""
     n = i64[S_EVENTS]
     if n >= rows_f.shape[1]:
-        raise RuntimeError("event buffer is full")
+        raise OutOfRoom("event buffer is full")
     rows_f[O_EVENT_TIME, n] = f64[S_NOW]
     rows_i[O_EVENT_CUSTOMER, n] = i64[S_ID]
     rows_i[O_EVENT_INVOICE, n] = invoice
@@ -345,7 +349,7 @@ def _email(f64, i64, rows_f, rows_i, invoice, email_type, link, management, live
     """Recorder.email."""
     n = i64[S_EMAILS]
     if n >= rows_f.shape[1]:
-        raise RuntimeError("email buffer is full")
+        raise OutOfRoom("email buffer is full")
     rows_f[O_EMAIL_TIME, n] = f64[S_NOW]
     rows_f[O_EMAIL_LIVE_UNTIL, n] = live_until
     rows_i[O_EMAIL_CUSTOMER, n] = i64[S_ID]
@@ -364,7 +368,7 @@ def _flush_invoices(f64, i64, rows_f, rows_i):
     for j in range(i64[S_N_INVOICES]):
         n = i64[S_INVOICE_ROWS]
         if n >= rows_f.shape[1]:
-            raise RuntimeError("invoice buffer is full")
+            raise OutOfRoom("invoice buffer is full")
         v, f = I_INVOICES + 8 * j, F_INVOICES + 4 * j
         rows_i[O_INVOICE_ID, n] = i64[v + V_ID]
         rows_i[O_INVOICE_CUSTOMER, n] = i64[S_ID]
@@ -473,7 +477,7 @@ def _new_invoice(f64, i64, rows_f, rows_i, period):
     amount = i64[I_PLAN_PRICE + i64[S_PLAN]]
     n = i64[S_N_INVOICES]
     if n >= MAX_INVOICES:
-        raise RuntimeError("per-customer invoice table is full")
+        raise OutOfRoom("per-customer invoice table is full")
     v, f = I_INVOICES + 8 * n, F_INVOICES + 4 * n
     invoice_id = i64[S_ID] * 128 + period
     i64[v + V_ID], i64[v + V_PERIOD], i64[v + V_AMOUNT], i64[v + V_STATUS] = invoice_id, period, amount, OPEN

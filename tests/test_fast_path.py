@@ -187,3 +187,24 @@ def test_kernel_threads_change_nothing(small_default) -> None:
     """Threads run disjoint customer ranges of the compiled path; the frames are those of one thread."""
     whole = simulate(small_default, Policy.named("aggressive"), seed=14)
     assert_same_frames(whole, simulate(small_default, Policy.named("aggressive"), seed=14, threads=3))
+
+
+def test_customers_beyond_the_kernels_room_run_in_simpy(make_scenario) -> None:
+    """Reactions delayed by months to every one of hundreds of failed-payment emails leave more pending
+    wake-ups per customer than the kernel holds: the run falls back to SimPy, says so, and its frames
+    are the reference path's."""
+    scenario = make_scenario(
+        customers=30,
+        first_attempt_failure_rate=1.0,
+        decline_mix={"expired_card": 1.0},  # soft, never succeeds on a retry
+        behaviour={"act_delay_days": 120.0, "fatigue": 1.0, "act_on_email": {"payment_failed": 1.0},
+                   "new_method_success": 0.0, "spontaneous_fix_rate": 0.0},
+    )  # fmt: skip
+    policy = (
+        Policy.named("all-on")
+        .with_setting("end_action", "leave_past_due")
+        .with_setting("retries.max_attempts", 12)
+    )
+    with pytest.warns(UserWarning, match="uses the SimPy engine"):
+        fast = simulate(scenario, policy, seed=15)
+    assert_same_frames(fast, simulate(scenario, policy, seed=15, fast=False))
