@@ -127,8 +127,6 @@ class CompiledEngine:
         self.c = customers
         self.streams = streams
         self.threads = max(1, threads)
-        if scenario.horizon_days > 28 * (kernel.MAX_INVOICES - 4):
-            raise ValueError("the compiled engine holds at most a 60-month horizon")
         self.rec = Recorder()
         self.final_status = np.zeros(len(customers), dtype=np.int64)
 
@@ -177,9 +175,8 @@ class CompiledEngine:
         f64, i64 = (array.copy() for array in settings)  # the customer state lives in them
         room = 128 * kernel.MAX_INVOICES  # more rows than one customer can write
         chunks = []
-        rows_f = np.empty(
-            (6, _BUFFER_ROWS)
-        )  # reused chunk after chunk: fresh pages cost more than the kernel
+        # Reused chunk after chunk: fresh pages for every chunk cost more than the kernel itself.
+        rows_f = np.empty((6, _BUFFER_ROWS))
         rows_i = np.empty((23, _BUFFER_ROWS), dtype=np.int64)
         while first < last:
             i64[kernel.S_EVENTS : kernel.S_INVOICE_ROWS + 1] = 0
