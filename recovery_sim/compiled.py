@@ -15,7 +15,7 @@ import numpy as np
 from . import kernel, rules
 from .cohorts import RECIPIENT_KINDS, Customers
 from .config import Policy, Scenario
-from .engine import BOLETO, CARD, Engine, card_emails_at, first_periods
+from .engine import BOLETO, CARD, Engine, card_emails_at, decline_edges, first_periods, has_card_process
 from .events import DECLINE, DECLINES, Recorder
 from .model import EXPIRED_CARD, CollectionMethod, DunningAction, EmailType, decline_codes
 from .rng import Streams
@@ -89,9 +89,7 @@ def _settings(scenario: Scenario, policy: Policy, customers: Customers, streams:
     put(f64, k.F_COHORT_3DS, [c.three_ds_share for c in cohorts], k.MAX_COHORTS, "cohorts")
     put(f64, k.F_COHORT_DUE, [float(c.days_until_due) for c in cohorts], k.MAX_COHORTS, "cohorts")
 
-    mix = scenario.decline_mix
-    shares = [mix.get(d.code, 0.0) if mix else d.share for d in codes]
-    put(f64, k.F_DECLINE_EDGES, np.cumsum(shares) / sum(shares), k.MAX_DECLINES, "decline codes")
+    put(f64, k.F_DECLINE_EDGES, decline_edges(scenario), k.MAX_DECLINES, "decline codes")
     put(i64, k.I_DECLINE_IDS, [DECLINE[d.code] for d in codes], k.MAX_DECLINES, "decline codes")
     hard, success = np.zeros(len(DECLINES), dtype=bool), np.zeros(len(DECLINES))
     for d in codes:
@@ -108,7 +106,7 @@ def _customer_columns(customers: Customers, scenario: Scenario) -> tuple[np.ndar
     c, start = customers, scenario.start_date
     plan_step = np.array([p.step_months for p in c.plans], dtype=np.int64)
     card_email_at = card_emails_at(c, start)
-    card_process = ~c.send_invoice & (c.method == CARD) & (card_email_at < scenario.horizon_days)
+    card_process = has_card_process(c, card_email_at, scenario.horizon_days)
     ints = np.stack([c.ids, c.plan, c.cohort, c.method, c.recipient, c.send_invoice, c.trial_days,
                      c.trial_without_method, c.anchor_day, first_periods(c, start, plan_step), card_process],
                     dtype=np.int64)  # fmt: skip

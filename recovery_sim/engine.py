@@ -116,6 +116,18 @@ def card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
     return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
 
 
+def has_card_process(c: Customers, card_email_at: np.ndarray, horizon: float) -> np.ndarray:
+    """Customers whose first card gets an R9 process: charge_automatically cards emailed in the horizon."""
+    return ~c.send_invoice & (c.method == CARD) & (card_email_at < horizon)
+
+
+def decline_edges(scenario: Scenario) -> np.ndarray:
+    """Cumulative shares of the decline codes (file order) that a failed first attempt draws from."""
+    mix = scenario.decline_mix
+    shares = [mix.get(d.code, 0.0) if mix else d.share for d in decline_codes()]
+    return np.cumsum(shares) / sum(shares)
+
+
 def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.ndarray:
     """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
     step = plan_step[c.plan]
@@ -212,9 +224,7 @@ class Engine:
         self.env = _Environment()
         self.invoices: list[Invoice] = []
         codes = decline_codes()
-        mix = scenario.decline_mix
-        shares = [mix.get(d.code, 0.0) if mix else d.share for d in codes]
-        self.decline_edges = np.cumsum(shares) / sum(shares)
+        self.decline_edges = decline_edges(scenario)
         self.decline_ids = [DECLINE[d.code] for d in codes]
         self.decline_hard = {DECLINE[d.code]: d.hard for d in codes}
         self.retry_success = {DECLINE[d.code]: d.retry_success for d in codes}
@@ -269,7 +279,7 @@ class Engine:
         c = self.c
         self.card_email_at = card_emails_at(c, self.start)
         first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64)).tolist()
-        card_process = (~c.send_invoice & (c.method == CARD) & (self.card_email_at < self.horizon)).tolist()
+        card_process = has_card_process(c, self.card_email_at, self.horizon).tolist()
         # Callers read each subscription's final status only.
         final = {status: _Final(status) for status in SubscriptionStatus}
         self.subs = [final[SubscriptionStatus.ACTIVE]] * len(c)

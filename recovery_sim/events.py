@@ -181,11 +181,6 @@ class Recorder:
         t(time), c(customer), i(invoice), e(email_type), lk(link), m(management), lu(live_until)
         d(delivered), a(acted)
 
-    def invoice(self, row: dict) -> None:
-        b = self.invoices.buffers
-        for name in self.INVOICE_COLUMNS:
-            b[name].append(row[name])
-
     def invoice_row(
         self,
         invoice: int,
