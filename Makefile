@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,notebooks]'
-	$(BIN)/python -c 'from recovery_sim.compiled import warm_up; warm_up()'
+	$(BIN)/python -c 'from recovery_sim.simulation.compiled.driver import warm_up; warm_up()'
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -28,8 +28,8 @@ from pathlib import Path
 import polars as pl
 
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.stripe_export import OBJECT_TYPES, export_run, render_export
+from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.stripe.export import OBJECT_TYPES, export_run, render_export
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 LIMIT_MB = 2048
@@ -39,8 +39,8 @@ ID = r'"((?:cus|sub|in|ch|pm|si|il)_[0-9A-Za-z]+)"'
 CHILD = """
 import json, resource, sys, time
 t, cpu = time.perf_counter(), time.process_time()
-from recovery_sim.stripe_import import import_stripe
-from recovery_sim.metrics import summary
+from recovery_sim.stripe.importer import import_stripe
+from recovery_sim.analysis.metrics import summary
 history = import_stripe(sys.argv[1])
 billed = int(summary(history)["billed"].sum())
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

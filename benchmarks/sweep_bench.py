@@ -21,8 +21,14 @@ import polars as pl
 from bench import cpu_model  # the engine benchmark beside this file
 
 from recovery_sim import atomic
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.experiment import DEFAULT_SHARD_SIZE, default_workers, open_executor, shard_ranges, sweep
+from recovery_sim.experiments.experiment import (
+    DEFAULT_SHARD_SIZE,
+    default_workers,
+    open_executor,
+    shard_ranges,
+    sweep,
+)
+from recovery_sim.settings.config import Policy, Scenario
 
 GRID = {"retries.max_attempts": [2, 4, 6, 8], "emails.payment_failed": [False, True]}
 RESULTS = Path(__file__).resolve().parent / "results.md"

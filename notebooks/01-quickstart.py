@@ -41,14 +41,16 @@ import altair as alt
 import polars as pl
 
 import recovery_sim as rs
-from recovery_sim.charts import format_money
+from recovery_sim import charts
 
 
 def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     """Money columns (integer minor units, with a `currency` column) as amounts with their currency."""
     return frame.with_columns(
         pl.struct(column, "currency")
-        .map_elements(lambda row, c=column: format_money(row[c], row["currency"]), return_dtype=pl.String)
+        .map_elements(
+            lambda row, c=column: charts.format_money(row[c], row["currency"]), return_dtype=pl.String
+        )
         .alias(column)
         for column in columns
     )

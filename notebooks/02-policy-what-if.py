@@ -49,10 +49,7 @@ import polars as pl
 from IPython.display import display
 
 import recovery_sim as rs
-from recovery_sim import charts
-from recovery_sim.config import RENEWAL_REMINDER_DAYS
-from recovery_sim.experiment import InlineExecutor, compare
-from recovery_sim.model import DunningAction
+from recovery_sim import RENEWAL_REMINDER_DAYS, DunningAction, InlineExecutor, charts, compare
 
 BASE_SCENARIO = rs.Scenario.default()
 BASELINE = rs.Policy.named("none")

@@ -47,8 +47,7 @@ import altair as alt
 import polars as pl
 
 import recovery_sim as rs
-from recovery_sim import charts
-from recovery_sim.experiment import InlineExecutor, compare, sweep
+from recovery_sim import InlineExecutor, charts, compare, sweep
 
 charts_dir = Path(OUTPUT_DIR) / "03-recovery-analysis"
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}

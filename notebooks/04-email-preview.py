@@ -41,11 +41,16 @@ import polars as pl
 from IPython.display import HTML, display
 
 import recovery_sim as rs
-from recovery_sim import charts
-from recovery_sim.config import SUPPORTED_LOCALES
-from recovery_sim.emails import Branding, RenderedEmail, render_email, shipped_brand_names
-from recovery_sim.emails.replay import context_from_log
-from recovery_sim.emails.samples import sample_context
+from recovery_sim import (
+    SUPPORTED_LOCALES,
+    Branding,
+    RenderedEmail,
+    charts,
+    context_from_log,
+    render_email,
+    sample_context,
+    shipped_brand_names,
+)
 
 policy = rs.Policy.named(POLICY)
 BRANDS = ["default", *shipped_brand_names()]

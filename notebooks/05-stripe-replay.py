@@ -49,14 +49,17 @@ import polars as pl
 from IPython.display import display
 
 import recovery_sim as rs
-from recovery_sim import charts
-from recovery_sim.calibrate import fit
-from recovery_sim.experiment import InlineExecutor, compare
-from recovery_sim.model import decline_codes
-from recovery_sim.replay import replay_report
-from recovery_sim.rules import UPDATE_LINK_TYPES
-from recovery_sim.stripe_export import export_stripe
-from recovery_sim.stripe_import import import_stripe
+from recovery_sim import (
+    UPDATE_LINK_TYPES,
+    InlineExecutor,
+    charts,
+    compare,
+    decline_codes,
+    export_stripe,
+    fit_scenario,
+    import_stripe,
+    replay_report,
+)
 
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}
 
@@ -150,7 +153,7 @@ links.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES])).s
 # rate from 9,000.
 
 # %%
-calibration = fit(history)
+calibration = fit_scenario(history)
 calibrated = calibration.scenario
 pl.DataFrame(
     [

@@ -4,55 +4,84 @@ Simulate cohorts, card expiries and payment failures with SimPy, apply the notif
 subscription business would run (SPEC R1-R13), measure recovered revenue, and render the emails.
 """
 
-from .api import Run, email_log, simulate, simulate_in_shards
-from .calibrate import Calibration
-from .calibrate import fit as fit_scenario
-from .config import ConfigError, Policy, Scenario
-from .emails import (
-    Branding,
-    EmailContext,
-    RenderedEmail,
-    TemplateProblem,
-    render_email,
-    sample_context,
-    sign_link,
-    verify_link,
-)
-from .experiment import Comparison, InlineExecutor, compare, load_sweep, open_executor, sweep
-from .gallery import build_gallery
-from .metrics import summary
-from .model import (
+from recovery_sim.analysis.metrics import summary
+from recovery_sim.api import Run, email_log, simulate, simulate_in_shards
+from recovery_sim.domain.declines import DeclineCode, decline_codes
+from recovery_sim.domain.enums import (
+    Actor,
     CollectionMethod,
     DunningAction,
     EmailType,
     EventKind,
     InvoiceStatus,
     PaymentMethodKind,
+    PlanInterval,
+    RecipientKind,
     SubscriptionStatus,
 )
-from .replay import Replay, replay, replay_report
-from .stripe_export import export_run, export_stripe
-from .stripe_import import ImportedHistory, StripeImportError, import_stripe
+from recovery_sim.domain.rules import UPDATE_LINK_TYPES
+from recovery_sim.emails import (
+    Branding,
+    EmailContext,
+    RenderedEmail,
+    TemplateProblem,
+    render_email,
+    sample_context,
+    shipped_brand_names,
+    sign_link,
+    verify_link,
+)
+from recovery_sim.emails.gallery import build_gallery
+from recovery_sim.emails.replay import context_from_log
+from recovery_sim.experiments.experiment import (
+    Comparison,
+    InlineExecutor,
+    compare,
+    load_sweep,
+    open_executor,
+    sweep,
+)
+from recovery_sim.settings.config import (
+    RENEWAL_REMINDER_DAYS,
+    SUPPORTED_LOCALES,
+    ConfigError,
+    Policy,
+    Scenario,
+)
+from recovery_sim.stripe.calibrate import Calibration
+from recovery_sim.stripe.calibrate import fit as fit_scenario
+from recovery_sim.stripe.export import export_run, export_stripe
+from recovery_sim.stripe.importer import ImportedHistory, StripeImportError, import_stripe
+from recovery_sim.stripe.replay import Replay, replay, replay_report
 
 
 def __getattr__(name: str):
-    """`build_report` loads the chart stack (altair) only when first used."""
+    """`build_report` and `charts` load the chart stack (altair) only when first used."""
     if name == "build_report":
-        from .report import build_report
+        from recovery_sim.analysis.report import build_report
 
         return build_report
+    if name == "charts":
+        from recovery_sim.analysis import charts
+
+        return charts
     raise AttributeError(f"module 'recovery_sim' has no attribute {name!r}")
 
 
 __all__ = [
+    "Actor",
     "Branding",
     "build_gallery",
     "build_report",
     "Calibration",
+    "charts",
     "CollectionMethod",
     "compare",
     "Comparison",
     "ConfigError",
+    "context_from_log",
+    "decline_codes",
+    "DeclineCode",
     "DunningAction",
     "email_log",
     "EmailContext",
@@ -68,22 +97,28 @@ __all__ = [
     "load_sweep",
     "open_executor",
     "PaymentMethodKind",
+    "PlanInterval",
     "Policy",
+    "RecipientKind",
     "render_email",
     "RenderedEmail",
-    "Replay",
+    "RENEWAL_REMINDER_DAYS",
     "replay",
+    "Replay",
     "replay_report",
     "Run",
     "sample_context",
     "Scenario",
+    "shipped_brand_names",
     "sign_link",
     "simulate",
     "simulate_in_shards",
     "StripeImportError",
     "SubscriptionStatus",
     "summary",
+    "SUPPORTED_LOCALES",
     "sweep",
     "TemplateProblem",
+    "UPDATE_LINK_TYPES",
     "verify_link",
 ]

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from . import rules
-from .cohorts import generate
-from .config import Policy, Scenario
-from .engine import Engine
-from .events import frames
-from .memory import return_freed_memory
-from .model import SubscriptionStatus
-from .rng import Streams
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import SubscriptionStatus
+from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.simulation.customers import generate
+from recovery_sim.simulation.events import frames
+from recovery_sim.simulation.memory import return_freed_memory
+from recovery_sim.simulation.reference.engine import Engine
+from recovery_sim.simulation.rng import Streams
 
 
 @dataclass
@@ -53,9 +53,10 @@ def simulate(
     streams = Streams(seed, replication)
     customers = generate(scenario, streams, None if customer_ids is None else np.sort(customer_ids))
     if fast:
-        from . import compiled  # numba loads on the first simulation, not with the CLI
+        # numba loads on the first simulation, not with the CLI
+        from recovery_sim.simulation.compiled import driver
 
-        engine = compiled.CompiledEngine(scenario, policy, customers, streams, threads)
+        engine = driver.CompiledEngine(scenario, policy, customers, streams, threads)
     else:
         engine = Engine(scenario, policy, customers, streams)
     recorder = engine.run()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from recovery_sim.config import Scenario
+from recovery_sim.settings.config import Scenario
 
 START_DATE = "2026-01-01"
 

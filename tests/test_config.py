@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery_sim.config import (
+from recovery_sim.domain.enums import DunningAction, PlanInterval
+from recovery_sim.resources import DATA_DIR
+from recovery_sim.settings.config import (
     RENEWAL_REMINDER_DAYS,
     ConfigError,
     Policy,
@@ -19,7 +21,6 @@ from recovery_sim.config import (
     add_months,
     shipped_policy_names,
 )
-from recovery_sim.model import DATA_DIR, DunningAction, PlanInterval
 
 SCENARIO = """\
 name = "tiny"

@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recovery_sim import rules
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy, shipped_policy_names
-from recovery_sim.model import EXPIRED_CARD, decline_codes
+from recovery_sim.domain import rules
+from recovery_sim.domain.declines import EXPIRED_CARD, decline_codes
+from recovery_sim.settings.config import Policy, shipped_policy_names
 
 Z = 4.0  # tolerance in binomial standard errors
 

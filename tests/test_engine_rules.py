@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recovery_sim import rules
+from recovery_sim.analysis.metrics import invoice_totals
 from recovery_sim.api import Run, simulate
-from recovery_sim.config import Policy, Scenario, add_months
-from recovery_sim.metrics import invoice_totals
-from recovery_sim.model import EmailType
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import EmailType
+from recovery_sim.settings.config import Policy, Scenario, add_months
 
 Z = 4.0
 EPS = 1e-6  # days (0.09 s): datetimes in the frames are rounded to the microsecond
@@ -200,7 +200,7 @@ def test_R4_customer_action_recovery_matches_theory(make_scenario) -> None:
     of dunning: all k + 1 when the invoice stays past_due, only k when dunning cancels (the action on
     the last email meets a canceled subscription: a dead link, R11b).
     """
-    from recovery_sim.model import decline_codes
+    from recovery_sim.domain.declines import decline_codes
 
     code = next(d for d in decline_codes() if not d.hard and d.retry_success == 0.0).code
     p, offsets = 0.3, [2.0, 5.0, 9.0]

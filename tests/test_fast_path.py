@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy, Scenario, shipped_policy_names
+from recovery_sim.settings.config import Policy, Scenario, shipped_policy_names
 
 FRAMES = ("events", "emails", "invoices", "customers")
 
@@ -153,7 +153,7 @@ def test_shard_of_one_customer(small_default) -> None:
 def test_engine_shortcuts_change_nothing(small_default, monkeypatch) -> None:
     """Starting processes without SimPy's Initialize event and pausing the garbage collector during the
     run are pure speed-ups: SimPy's own start and a collecting run give the same frames."""
-    from recovery_sim import engine
+    from recovery_sim.simulation.reference import engine
 
     runs = [
         simulate(small_default, Policy.named(name), seed=11, fast=False) for name in ("all-on", "aggressive")
@@ -166,7 +166,7 @@ def test_engine_shortcuts_change_nothing(small_default, monkeypatch) -> None:
 
 def test_simpy_batches_change_nothing(small_default, monkeypatch) -> None:
     """SimPy runs the customers a batch at a time; any batch size gives the same frames."""
-    from recovery_sim import engine
+    from recovery_sim.simulation.reference import engine
 
     whole = simulate(small_default, Policy.named("all-on"), seed=12, fast=False)
     monkeypatch.setattr(engine.Engine, "batch", 7)
@@ -176,10 +176,10 @@ def test_simpy_batches_change_nothing(small_default, monkeypatch) -> None:
 def test_kernel_chunks_change_nothing(small_default, monkeypatch) -> None:
     """The compiled path records into buffers of a fixed size, chunk after chunk; any size gives the
     same frames (here a chunk holds a few dozen customers' rows)."""
-    from recovery_sim import compiled, kernel
+    from recovery_sim.simulation.compiled import driver, kernel
 
     whole = simulate(small_default, Policy.named("all-on"), seed=13)
-    monkeypatch.setattr(compiled, "_BUFFER_ROWS", 128 * kernel.MAX_INVOICES + 500)
+    monkeypatch.setattr(driver, "_BUFFER_ROWS", 128 * kernel.MAX_INVOICES + 500)
     assert_same_frames(whole, simulate(small_default, Policy.named("all-on"), seed=13))
 
 

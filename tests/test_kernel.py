@@ -8,12 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery_sim import kernel
-from recovery_sim.cohorts import new_card_expiry
-from recovery_sim.config import add_months
-from recovery_sim.periods import whole_days
-from recovery_sim.rng import Purpose, Streams
-from recovery_sim.rules import card_expires_at
+from recovery_sim.domain.calendar import whole_days
+from recovery_sim.domain.rules import card_expires_at
+from recovery_sim.settings.config import add_months
+from recovery_sim.simulation.compiled import kernel
+from recovery_sim.simulation.customers import new_card_expiry
+from recovery_sim.simulation.rng import Purpose, Streams
 
 EPOCH = dt.date(1970, 1, 1)
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy
-from recovery_sim.metrics import summary
+from recovery_sim.settings.config import Policy
 
 
 def plain_counts(run) -> pl.DataFrame:

@@ -10,12 +10,20 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recovery_sim.cohorts import generate
-from recovery_sim.compiled import CompiledEngine
-from recovery_sim.config import Policy
-from recovery_sim.engine import Engine
-from recovery_sim.events import ACTORS, DECLINES, EMAIL_TYPES, EVENT_KINDS, INVOICE_STATUSES, Recorder, frames
-from recovery_sim.rng import Streams
+from recovery_sim.settings.config import Policy
+from recovery_sim.simulation.compiled.driver import CompiledEngine
+from recovery_sim.simulation.customers import generate
+from recovery_sim.simulation.events import (
+    ACTORS,
+    DECLINES,
+    EMAIL_TYPES,
+    EVENT_KINDS,
+    INVOICE_STATUSES,
+    Recorder,
+    frames,
+)
+from recovery_sim.simulation.reference.engine import Engine
+from recovery_sim.simulation.rng import Streams
 
 START = dt.date(2026, 1, 1)
 CUSTOMERS = np.arange(0, 60, 3)  # a shard's ids: not 0..n-1

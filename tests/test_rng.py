@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery_sim.rng import Purpose, Streams, stream_key
+from recovery_sim.simulation.rng import Purpose, Streams, stream_key
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 ENTITY = st.integers(min_value=0, max_value=2**63 - 1)

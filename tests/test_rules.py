@@ -1,4 +1,4 @@
-"""Pure-function tests of recovery_sim.rules, one or more per SPEC rule id (R1-R13).
+"""Pure-function tests of recovery_sim.domain.rules, one or more per SPEC rule id (R1-R13).
 
 Each test is named after the rule it proves. The expected values are written out here rather than read
 back from the constants in rules.py, so a wrong constant fails the test instead of agreeing with it.
@@ -18,9 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery_sim import rules
-from recovery_sim.config import ConfigError, LinkSettings, Policy, shipped_policy_names
-from recovery_sim.model import (
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import (
     CollectionMethod,
     EmailType,
     PaymentMethodKind,
@@ -28,6 +27,7 @@ from recovery_sim.model import (
     RecipientKind,
     SubscriptionStatus,
 )
+from recovery_sim.settings.config import ConfigError, LinkSettings, Policy, shipped_policy_names
 
 START = dt.date(2026, 1, 1)
 CHARGE = CollectionMethod.CHARGE_AUTOMATICALLY

@@ -1,8 +1,8 @@
 """Customer emails: branded, localized templates with signed hosted links (SPEC R2, R3, R7b, R10, R11)."""
 
-from .branding import Branding, shipped_brand_names
-from .context import EmailContext
-from .links import (
+from recovery_sim.emails.branding import Branding, shipped_brand_names
+from recovery_sim.emails.context import EmailContext
+from recovery_sim.emails.links import (
     ExpiredLink,
     LinkClaims,
     LinkError,
@@ -13,8 +13,8 @@ from .links import (
     sign_link,
     verify_link,
 )
-from .render import RenderedEmail, TemplateProblem, render_email
-from .samples import sample_context
+from recovery_sim.emails.render import RenderedEmail, TemplateProblem, render_email
+from recovery_sim.emails.samples import sample_context
 
 __all__ = [
     "Branding",

@@ -16,8 +16,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError, TimeZoneName, format_validation_error, read_toml
-from ..model import DATA_DIR
+from recovery_sim.resources import DATA_DIR
+from recovery_sim.settings.config import ConfigError, TimeZoneName, format_validation_error, read_toml
 
 BRANDING_DIR = DATA_DIR / "branding"
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#RRGGBB")]

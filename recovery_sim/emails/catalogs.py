@@ -18,9 +18,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
-from ..config import SUPPORTED_LOCALES
-from .i18n import DOMAIN, po_path, read_catalog
-from .paths import EMAIL_TEMPLATES_DIR, LOCALES_DIR
+from recovery_sim.emails.i18n import DOMAIN, po_path, read_catalog
+from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR, LOCALES_DIR
+from recovery_sim.settings.config import SUPPORTED_LOCALES
 
 METHOD_MAP = [("**.j2", "jinja2.ext:babel_extract")]
 OPTIONS = {

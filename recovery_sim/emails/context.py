@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from babel.numbers import get_currency_name
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError, format_validation_error
-from ..model import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
+from recovery_sim.domain.enums import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
+from recovery_sim.settings.config import ConfigError, format_validation_error
 
 CancellationReason = Literal["payment_failed", "requested"]
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..atomic import write_all
+from recovery_sim.atomic import write_all
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:

@@ -22,8 +22,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 
-from ..config import SUPPORTED_LOCALES, ConfigError
-from .paths import LOCALES_DIR
+from recovery_sim.emails.paths import LOCALES_DIR
+from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError
 
 DOMAIN = "messages"
 

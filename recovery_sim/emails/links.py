@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cache
 
-from ..config import ConfigError
+from recovery_sim.settings.config import ConfigError
 
 KEY_ENV = "RECOVERY_SIM_LINK_KEY"
 MIN_KEY_BYTES = 16

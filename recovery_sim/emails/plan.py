@@ -12,12 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .. import rules
-from ..config import ConfigError, Policy
-from ..model import EmailType
-from .branding import Branding
-from .context import EmailContext, epoch_days, from_epoch_days
-from .links import MANAGEMENT_PURPOSE, SigningKey, sign_link
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import EmailType
+from recovery_sim.emails.branding import Branding
+from recovery_sim.emails.context import EmailContext, epoch_days, from_epoch_days
+from recovery_sim.emails.links import MANAGEMENT_PURPOSE, SigningKey, sign_link
+from recovery_sim.settings.config import ConfigError, Policy
 
 TRIAL_TYPES = (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED)
 

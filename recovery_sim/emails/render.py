@@ -30,15 +30,15 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..config import ConfigError, Policy
-from ..model import EmailType
-from .branding import Branding, resolve_branding
-from .context import EmailContext, check_required
-from .i18n import check_locale, format_day, format_moment, format_money, translations
-from .links import SigningKey, resolve_key
-from .paths import EMAIL_TEMPLATES_DIR
-from .plan import plan_links
-from .view import build_view
+from recovery_sim.domain.enums import EmailType
+from recovery_sim.emails.branding import Branding, resolve_branding
+from recovery_sim.emails.context import EmailContext, check_required
+from recovery_sim.emails.i18n import check_locale, format_day, format_moment, format_money, translations
+from recovery_sim.emails.links import SigningKey, resolve_key
+from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR
+from recovery_sim.emails.plan import plan_links
+from recovery_sim.emails.view import build_view
+from recovery_sim.settings.config import ConfigError, Policy
 
 MAX_HTML_BYTES = 100_000
 """Gmail clips messages above ~102 KB; every rendered email must stay below this."""

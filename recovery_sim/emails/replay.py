@@ -12,11 +12,11 @@ from typing import Any
 
 import polars as pl
 
-from .. import rules
-from ..config import ConfigError
-from ..model import EmailType, EventKind, SubscriptionStatus
-from .context import EmailContext
-from .samples import PERSONAS
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import EmailType, EventKind, SubscriptionStatus
+from recovery_sim.emails.context import EmailContext
+from recovery_sim.emails.samples import PERSONAS
+from recovery_sim.settings.config import ConfigError
 
 EMAIL_COLUMNS = (
     "sent_at", "time", "customer_id", "invoice_id", "email_type", "link_included", "link_live_until",

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..model import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
-from .context import EmailContext
-from .i18n import check_locale
+from recovery_sim.domain.enums import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
+from recovery_sim.emails.context import EmailContext
+from recovery_sim.emails.i18n import check_locale
 
 SAMPLE_SENT_AT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 """When sample emails are sent: a Monday morning in early March 2026."""

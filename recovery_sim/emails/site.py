@@ -8,8 +8,8 @@ import re
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from .i18n import format_money
-from .paths import GALLERY_TEMPLATES_DIR
+from recovery_sim.emails.i18n import format_money
+from recovery_sim.emails.paths import GALLERY_TEMPLATES_DIR
 
 
 def page_environment() -> SandboxedEnvironment:

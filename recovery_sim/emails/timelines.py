@@ -13,13 +13,19 @@ from typing import Any
 import polars as pl
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..config import ConfigError, Policy
-from ..model import EmailType
-from .branding import Branding
-from .links import SigningKey
-from .render import render_email
-from .replay import CUSTOMER_COLUMNS, EMAIL_COLUMNS, EVENT_COLUMNS, check_columns, context_from_log
-from .site import money_en, rel, root
+from recovery_sim.domain.enums import EmailType
+from recovery_sim.emails.branding import Branding
+from recovery_sim.emails.links import SigningKey
+from recovery_sim.emails.render import render_email
+from recovery_sim.emails.replay import (
+    CUSTOMER_COLUMNS,
+    EMAIL_COLUMNS,
+    EVENT_COLUMNS,
+    check_columns,
+    context_from_log,
+)
+from recovery_sim.emails.site import money_en, rel, root
+from recovery_sim.settings.config import ConfigError, Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .. import rules
-from ..model import CollectionMethod, EmailType
-from .branding import Branding
-from .context import EmailContext
-from .i18n import format_day, format_moment, format_money, format_month, html_lang, local_time
-from .plan import LinkPlan
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import CollectionMethod, EmailType
+from recovery_sim.emails.branding import Branding
+from recovery_sim.emails.context import EmailContext
+from recovery_sim.emails.i18n import (
+    format_day,
+    format_moment,
+    format_money,
+    format_month,
+    html_lang,
+    local_time,
+)
+from recovery_sim.emails.plan import LinkPlan
 
 
 def due_state(context: EmailContext, timezone: str) -> str | None:

@@ -53,7 +53,7 @@ def mounted() -> set[str]:
     """Sub-commands of the CLI as shipped (the Stripe commands may not be mounted yet)."""
     import typer
 
-    from recovery_sim.cli import app
+    from recovery_sim.cli.app import app
 
     return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
@@ -68,7 +68,7 @@ def stripe_harness() -> None:
     """The Stripe sub-commands on an app of their own, for as long as the CLI does not mount them."""
     import typer
 
-    from recovery_sim.stripe_cli import register
+    from recovery_sim.cli.stripe import register
 
     app = typer.Typer(add_completion=False)
     app.callback()(lambda: None)
@@ -79,7 +79,7 @@ def stripe_harness() -> None:
 def in_process(args: list[str], cwd: Path, entry: str = "main") -> Outcome:
     """`recovery-sim ARGS` through the console entry point, in this process."""
     os.environ["COLUMNS"] = COLUMNS  # read by rich when the CLI's consoles are created
-    from recovery_sim import cli
+    from recovery_sim.cli import app as cli
 
     main = cli.main if entry == "main" else stripe_harness
     stdout, stderr = io.StringIO(), io.StringIO()

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from email_fixtures import TEST_KEY, tiny_run
 
-from recovery_sim.config import Policy
 from recovery_sim.emails.links import SigningKey
+from recovery_sim.settings.config import Policy
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import polars as pl
 
+from recovery_sim.domain.enums import Actor, EmailType, EventKind
 from recovery_sim.emails.links import SigningKey
-from recovery_sim.model import Actor, EmailType, EventKind
 
 TEST_KEY = SigningKey(b"test-only-link-key-0123456789abcdef", "test key")
 """A fixed key for deterministic tests and golden files; it signs nothing outside the test suite."""

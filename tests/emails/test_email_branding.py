@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recovery_sim.config import ConfigError
 from recovery_sim.emails import Branding, shipped_brand_names
 from recovery_sim.emails.branding import contrast, palette
+from recovery_sim.settings.config import ConfigError
 
 
 def test_R2_shipped_brands_contrast():

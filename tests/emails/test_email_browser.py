@@ -9,8 +9,8 @@ import pytest
 from browser_support import PageProblems, chromium_context
 from email_fixtures import TEST_KEY, tiny_run
 
-from recovery_sim.config import SUPPORTED_LOCALES
-from recovery_sim.gallery import build_gallery
+from recovery_sim.emails.gallery import build_gallery
+from recovery_sim.settings.config import SUPPORTED_LOCALES
 
 pytestmark = pytest.mark.browser
 

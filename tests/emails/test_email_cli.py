@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from recovery_sim.emails.cli import app
+from recovery_sim.cli.emails import app
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from recovery_sim.config import ConfigError
 from recovery_sim.emails import files as files_module
 from recovery_sim.emails.files import atomic_write
+from recovery_sim.emails.gallery import build_gallery, gallery_files
 from recovery_sim.emails.timelines import Timelines, sample_customers
-from recovery_sim.gallery import build_gallery, gallery_files
+from recovery_sim.settings.config import ConfigError
 
 TYPES = ["payment_failed", "invoice_reminder"]
 
@@ -84,7 +84,7 @@ def test_timelines_from_hand_built_frames(tmp_path, key, run):
 
 def test_timelines_accept_a_real_simulation_run(tmp_path, key, make_scenario):
     rs = pytest.importorskip("recovery_sim.api")
-    from recovery_sim.config import Policy
+    from recovery_sim.settings.config import Policy
 
     result = rs.simulate(make_scenario(customers=60, months=4), Policy.named("all-on"), seed=3)
     files = gallery_files(["northwind"], ["en"], result, types=["payment_failed"], key=key, customers=6)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
 from recovery_sim.emails.files import atomic_write
 from recovery_sim.emails.samples import SAMPLE_SENT_AT, sample_context
-from recovery_sim.model import EmailType
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "emails"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from recovery_sim.config import SUPPORTED_LOCALES, ConfigError
+from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
 from recovery_sim.emails.catalogs import extract_messages, missing_translations
 from recovery_sim.emails.i18n import (
@@ -20,7 +20,7 @@ from recovery_sim.emails.i18n import (
     translations,
 )
 from recovery_sim.emails.samples import sample_context
-from recovery_sim.model import EmailType
+from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 TRANSLATED = [loc for loc in SUPPORTED_LOCALES if loc != "en"]

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from recovery_sim.config import ConfigError
 from recovery_sim.emails import (
     ExpiredLink,
     LinkError,
@@ -19,6 +18,7 @@ from recovery_sim.emails import (
 )
 from recovery_sim.emails.links import KEY_ENV, resolve_key
 from recovery_sim.emails.samples import sample_context
+from recovery_sim.settings.config import ConfigError
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=30)

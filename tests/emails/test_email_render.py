@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from recovery_sim.config import SUPPORTED_LOCALES
+from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
 from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR
 from recovery_sim.emails.render import MAX_HTML_BYTES
 from recovery_sim.emails.samples import sample_context
-from recovery_sim.model import EmailType
+from recovery_sim.settings.config import SUPPORTED_LOCALES
 
 BRANDS = ("northwind", "acme-noir")
 

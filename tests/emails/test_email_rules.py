@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from recovery_sim import rules
-from recovery_sim.config import Policy
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import CollectionMethod, EmailType, SubscriptionStatus
 from recovery_sim.emails import (
     Branding,
     ExpiredLink,
@@ -19,7 +19,7 @@ from recovery_sim.emails import (
     verify_link,
 )
 from recovery_sim.emails.samples import sample_context
-from recovery_sim.model import CollectionMethod, EmailType, SubscriptionStatus
+from recovery_sim.settings.config import Policy
 
 HOSTED = "https://billing.northwind.example/p/"
 UTC = dt.UTC

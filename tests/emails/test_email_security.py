@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from recovery_sim.config import ConfigError
 from recovery_sim.emails import TemplateProblem, render_email
 from recovery_sim.emails.samples import sample_context
+from recovery_sim.settings.config import ConfigError
 
 EVIL = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 

@@ -1,4 +1,4 @@
-"""analysis.py on small hand-built frames: every additive metric checked against values worked by hand,
+"""breakdowns.py on small hand-built frames: every additive metric checked against values worked by hand,
 plus the t-quantile and interval arithmetic."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from recovery_sim import analysis
+from recovery_sim.analysis import breakdowns
 
 START = dt.date(2026, 1, 1)
 
@@ -94,11 +94,11 @@ def value(frame: pl.DataFrame, dimension: str, key: str, currency: str, metric: 
 
 @pytest.fixture(scope="module")
 def metrics() -> pl.DataFrame:
-    return analysis.shard_metrics(fake_run())
+    return breakdowns.shard_metrics(fake_run())
 
 
 def test_unit_frame_has_the_long_additive_schema(metrics: pl.DataFrame) -> None:
-    assert dict(metrics.schema) == analysis.UNIT_SCHEMA
+    assert dict(metrics.schema) == breakdowns.UNIT_SCHEMA
     assert metrics.filter(pl.col("value") < 0).is_empty()
 
 
@@ -120,7 +120,7 @@ def test_churn_split_follows_the_actor_and_final_status(metrics: pl.DataFrame) -
 
 
 def test_funnel_counts_each_at_risk_invoice_once_per_stage(metrics: pl.DataFrame) -> None:
-    eur = {stage: value(metrics, "funnel", stage, "EUR", "invoices") for stage in analysis.FUNNEL_STAGES}
+    eur = {stage: value(metrics, "funnel", stage, "EUR", "invoices") for stage in breakdowns.FUNNEL_STAGES}
     assert eur == {"failed": 2, "emailed": 2, "acted": 1, "recovered": 1, "churned": 1, "unresolved": 0}
     assert value(metrics, "funnel", "churned", "EUR", "amount") == 4900
 
@@ -135,8 +135,8 @@ def test_time_to_recover_histogram_and_minutes(metrics: pl.DataFrame) -> None:
 def test_decline_keys_name_confirmations_and_paused_trials(metrics: pl.DataFrame) -> None:
     assert value(metrics, "decline_code", "insufficient_funds", "EUR", "recovered_revenue") == 4900
     assert value(metrics, "decline_code", "expired_card", "EUR", "at_risk_revenue") == 4900
-    assert value(metrics, "decline_code", analysis.CONFIRMATION_KEY, "BRL", "recovered_invoices") == 1
-    assert value(metrics, "decline_code", analysis.PAUSED_TRIAL_KEY, "BRL", "at_risk_invoices") == 1
+    assert value(metrics, "decline_code", breakdowns.CONFIRMATION_KEY, "BRL", "recovered_invoices") == 1
+    assert value(metrics, "decline_code", breakdowns.PAUSED_TRIAL_KEY, "BRL", "at_risk_invoices") == 1
 
 
 def test_breakdowns_by_month_cohort_signup_month_and_plan(metrics: pl.DataFrame) -> None:
@@ -154,7 +154,7 @@ def test_prevented_failures_and_reminder_cancellations(metrics: pl.DataFrame) ->
     assert value(metrics, "prevented_by", "card_updater", "EUR", "prevented_failures") == 1
     # Customer 3 canceled 3 days after a renewal reminder sent with a 7-day lead.
     assert value(metrics, "total", "all", "EUR", "reminder_cancellations") == 1
-    short = analysis.shard_metrics(fake_run(lead_days=3 - 1))
+    short = breakdowns.shard_metrics(fake_run(lead_days=3 - 1))
     assert value(short, "total", "all", "EUR", "reminder_cancellations") == 0
 
 
@@ -173,7 +173,7 @@ def test_derive_forms_ratios_after_summing(metrics: pl.DataFrame) -> None:
             metrics.with_columns(pl.lit("a").alias("arm"), pl.lit(0).alias("replication")),
         ]
     )
-    derived = analysis.derive(analysis.combine(two_shards))
+    derived = breakdowns.derive(breakdowns.combine(two_shards))
     eur = derived.filter((pl.col("dimension") == "total") & (pl.col("currency") == "EUR"))
     got = dict(zip(eur["metric"], eur["value"], strict=True))
     assert got["at_risk_revenue"] == 2 * 9800
@@ -187,7 +187,7 @@ def test_combine_fills_missing_rows_with_zero() -> None:
         {"arm": ["a", "a"], "replication": [0, 1], "dimension": ["total", "total"], "key": ["all", "all"],
          "currency": ["EUR", "EUR"], "metric": ["x", "y"], "value": [3, 4]}
     )  # fmt: skip
-    combined = analysis.combine(units)
+    combined = breakdowns.combine(units)
     assert combined.height == 4
     assert combined.filter(pl.col("value") == 0).height == 2
 
@@ -196,7 +196,7 @@ def test_combine_fills_missing_rows_with_zero() -> None:
     ("df", "expected"), [(1, 12.706205), (2, 4.302653), (4, 2.776445), (9, 2.262157), (29, 2.045230)]
 )
 def test_t_quantile_matches_tables(df: int, expected: float) -> None:
-    assert analysis.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-5)
+    assert breakdowns.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-5)
 
 
 def test_summarize_and_paired_differences_by_hand() -> None:
@@ -208,16 +208,16 @@ def test_summarize_and_paired_differences_by_hand() -> None:
             "value": [10.0, 20.0, 30.0, 12.0, 21.0, 33.0],
         }
     )
-    stats = analysis.summarize(per_rep, ["arm", "metric"])
+    stats = breakdowns.summarize(per_rep, ["arm", "metric"])
     base = stats.filter(pl.col("arm") == "base").row(0, named=True)
-    half = analysis.t_quantile(0.975, 2) * 10.0 / math.sqrt(3)
+    half = breakdowns.t_quantile(0.975, 2) * 10.0 / math.sqrt(3)
     assert base["mean"] == 20.0 and base["ci_low"] == pytest.approx(20 - half)
     diffs = (
-        analysis.paired_differences(per_rep, "base", ["metric"])
+        breakdowns.paired_differences(per_rep, "base", ["metric"])
         .filter(pl.col("arm") == "new")
         .row(0, named=True)
     )
-    half_d = analysis.t_quantile(0.975, 2) * 1.0 / math.sqrt(3)
+    half_d = breakdowns.t_quantile(0.975, 2) * 1.0 / math.sqrt(3)
     assert diffs["diff_mean"] == pytest.approx(2.0)  # differences 2, 1, 3: mean 2, sd 1
     assert diffs["diff_ci_high"] - diffs["diff_ci_low"] == pytest.approx(2 * half_d)
     # Unpaired (Welch) ignores the pairing and is much wider here.

@@ -7,9 +7,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from recovery_sim import charts
-from recovery_sim.config import Policy
-from recovery_sim.experiment import InlineExecutor, sweep
+from recovery_sim.analysis import charts
+from recovery_sim.experiments.experiment import InlineExecutor, sweep
+from recovery_sim.settings.config import Policy
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -6,10 +6,16 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate
-from recovery_sim.config import ConfigError, Policy, Scenario
-from recovery_sim.experiment import Comparison, InlineExecutor, compare, open_executor, shard_ranges
-from recovery_sim.metrics import summary
+from recovery_sim.experiments.experiment import (
+    Comparison,
+    InlineExecutor,
+    compare,
+    open_executor,
+    shard_ranges,
+)
+from recovery_sim.settings.config import ConfigError, Policy, Scenario
 
 REPS = 2
 SEED = 11

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from recovery_sim.experiment_cli import parse_grid, register
+from recovery_sim.cli.experiments import parse_grid, register
 
 app = typer.Typer()
 register(app)

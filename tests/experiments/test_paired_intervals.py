@@ -6,8 +6,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.experiment import InlineExecutor, compare
+from recovery_sim.experiments.experiment import InlineExecutor, compare
+from recovery_sim.settings.config import Policy, Scenario
 
 
 @pytest.fixture(scope="module")

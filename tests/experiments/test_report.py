@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from browser_support import PageProblems, chromium_context  # tests/ is on sys.path (rootdir conftest)
 
-from recovery_sim.config import Policy
-from recovery_sim.experiment import InlineExecutor, compare
-from recovery_sim.report import REPORT_POLICIES, build_report, verdict
+from recovery_sim.analysis.report import REPORT_POLICIES, build_report, verdict
+from recovery_sim.experiments.experiment import InlineExecutor, compare
+from recovery_sim.settings.config import Policy
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from notebook_support import execute, notebook_names, read_notebook, stream_text
 NEEDS = {
     "04-email-preview": ["recovery_sim.emails.samples", "recovery_sim.emails.render"],
     "05-stripe-replay": [
-        "recovery_sim.stripe_export",
-        "recovery_sim.stripe_import",
-        "recovery_sim.replay",
-        "recovery_sim.calibrate",
+        "recovery_sim.stripe.export",
+        "recovery_sim.stripe.importer",
+        "recovery_sim.stripe.replay",
+        "recovery_sim.stripe.calibrate",
     ],
 }
 """Modules a notebook needs beyond the core; until they exist the notebook is an expected failure."""

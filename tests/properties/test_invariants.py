@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recovery_sim import api, compiled, rules
-from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy
-from recovery_sim.engine import Engine
+from recovery_sim import api
+from recovery_sim.domain import rules
+from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Policy
+from recovery_sim.simulation.compiled import driver
+from recovery_sim.simulation.reference.engine import Engine
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EMAIL_SWITCHES = [
@@ -58,7 +60,7 @@ def simulate(scenario, policy, seed: int, fast: bool):
     RECORDERS.clear()
     with (
         mock.patch.object(api, "Engine", _capturing(Engine)),
-        mock.patch.object(compiled, "CompiledEngine", _capturing(compiled.CompiledEngine)),
+        mock.patch.object(driver, "CompiledEngine", _capturing(driver.CompiledEngine)),
     ):
         run = api.simulate(scenario, policy, seed=seed, fast=fast)
     return run, RECORDERS[-1]

@@ -20,8 +20,10 @@ import polars as pl
 import pytest
 from fault_helpers import CRASH_WRITER
 
-from recovery_sim import atomic, cli, experiment
+from recovery_sim import atomic
+from recovery_sim.cli import app as cli
 from recovery_sim.emails import files as email_files
+from recovery_sim.experiments import experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 

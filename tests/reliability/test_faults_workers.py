@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 from fault_helpers import ExitOnce
 
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.experiment import InlineExecutor, open_executor, sweep
+from recovery_sim.experiments.experiment import InlineExecutor, open_executor, sweep
+from recovery_sim.settings.config import Policy, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = {"retries.max_attempts": [2, 6]}

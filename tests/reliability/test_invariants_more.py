@@ -33,11 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from recovery_sim import api, rules
-from recovery_sim.analysis import shard_metrics
-from recovery_sim.config import RENEWAL_REMINDER_DAYS, Policy, Scenario
-from recovery_sim.experiment import InlineExecutor, Task, compare, open_executor, run_task
-from recovery_sim.metrics import summary
+from recovery_sim import api
+from recovery_sim.analysis.breakdowns import shard_metrics
+from recovery_sim.analysis.metrics import summary
+from recovery_sim.domain import rules
+from recovery_sim.experiments.experiment import InlineExecutor, Task, compare, open_executor, run_task
+from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Policy, Scenario
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUCCESS = ("payment_succeeded", "invoice_paid")

@@ -26,7 +26,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recovery_sim.config import Policy
 from recovery_sim.emails import (
     ExpiredLink,
     LinkError,
@@ -37,9 +36,10 @@ from recovery_sim.emails import (
     sign_link,
     verify_link,
 )
+from recovery_sim.emails.gallery import build_gallery
 from recovery_sim.emails.links import KEY_ENV, WrongPurpose
 from recovery_sim.emails.samples import sample_context
-from recovery_sim.gallery import build_gallery
+from recovery_sim.settings.config import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = SigningKey(b"reliability-test-key-0123456789abcdef", "test key")

@@ -14,9 +14,9 @@ import pytest
 from stripe_helpers import FIXTURES
 
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.stripe_export import export_stripe
-from recovery_sim.stripe_import import import_stripe
+from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.stripe.export import export_stripe
+from recovery_sim.stripe.importer import import_stripe
 
 
 @pytest.fixture(scope="session")

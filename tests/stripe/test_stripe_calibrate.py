@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 from stripe_helpers import within_binomial
 
+from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate
-from recovery_sim.calibrate import first_attempts, fit
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.metrics import summary
-from recovery_sim.model import decline_codes
+from recovery_sim.domain.declines import decline_codes
+from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.stripe.calibrate import first_attempts, fit
 
 GENERATOR = {
     "existing EUR": "existing base",

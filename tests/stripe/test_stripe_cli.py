@@ -6,8 +6,8 @@ import typer
 from stripe_helpers import FIXTURES
 from typer.testing import CliRunner
 
-from recovery_sim.config import Scenario
-from recovery_sim.stripe_cli import register
+from recovery_sim.cli.stripe import register
+from recovery_sim.settings.config import Scenario
 
 
 def _app() -> typer.Typer:

@@ -11,8 +11,8 @@ import typer
 from stripe_helpers import FIXTURES
 from typer.testing import CliRunner
 
-from recovery_sim.stripe_cli import register
-from recovery_sim.stripe_import import StripeImportError, import_stripe
+from recovery_sim.cli.stripe import register
+from recovery_sim.stripe.importer import StripeImportError, import_stripe
 
 
 def _lines(path: Path) -> list[dict]:

@@ -10,10 +10,10 @@ import dataclasses
 
 import polars as pl
 
-from recovery_sim.config import Policy
-from recovery_sim.model import RecipientKind
-from recovery_sim.replay import replay, replay_report
-from recovery_sim.rules import TEST_MODE_TYPES
+from recovery_sim.domain.enums import RecipientKind
+from recovery_sim.domain.rules import TEST_MODE_TYPES
+from recovery_sim.settings.config import Policy
+from recovery_sim.stripe.replay import replay, replay_report
 
 
 def test_none_sends_nothing(history_all_on):

@@ -15,11 +15,11 @@ import pytest
 from polars.testing import assert_frame_equal
 from stripe_helpers import FIXTURES
 
+from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate
-from recovery_sim.config import Policy, Scenario
-from recovery_sim.metrics import summary
-from recovery_sim.stripe_export import DASHBOARD_COLUMNS, export_run, export_stripe, id_number, render_export
-from recovery_sim.stripe_import import import_stripe
+from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.stripe.export import DASHBOARD_COLUMNS, export_run, export_stripe, id_number, render_export
+from recovery_sim.stripe.importer import import_stripe
 
 LOSSLESS = [
     "customers",

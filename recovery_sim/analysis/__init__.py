@@ -1,0 +1,1 @@
+"""What a run means: metrics, breakdowns, charts and the HTML report."""

@@ -1,0 +1,1 @@
+"""The `recovery-sim` command line."""

@@ -1,0 +1,299 @@
+"""SPEC R1-R13 as pure functions: the one place that decides what is due, what carries a link,
+how long a link lives, what test mode delivers and what the email log shows.
+
+The engine, the Stripe replay and the email previews all call these; the compiled fast path (kernel.py)
+takes its per-run decisions from them and transcribes the per-event time formulas, proven identical
+by tests/test_fast_path.py.
+Times are simulation days (float) since the scenario's start at 00:00 UTC; calendar rules take the
+start date to convert. No SimPy, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+
+import polars as pl
+
+from recovery_sim.domain.enums import (
+    LINK_KILLING_STATUSES,
+    CollectionMethod,
+    EmailType,
+    PaymentMethodKind,
+    PlanInterval,
+    RecipientKind,
+    SubscriptionStatus,
+)
+from recovery_sim.settings.config import Policy, add_months
+
+NEVER = math.inf
+TRIAL_REMINDER_LEAD_DAYS = 7.0  # R6a
+TRIAL_LINK_LIFETIME_DAYS = 30.0  # R11a
+EMAIL_LOG_WINDOW_DAYS = 30  # R13
+
+UPDATE_LINK_TYPES = frozenset(
+    {
+        EmailType.PAYMENT_ACTION_REQUIRED,  # R8
+        EmailType.PAYMENT_ACTION_REMINDER,  # R8(2): "each reminder carries a link like the original"
+        EmailType.PAYMENT_FAILED,  # R4
+        EmailType.TRIAL_WILL_END,  # R6
+        EmailType.TRIAL_ENDED_PAUSED,  # R6b: activation happens on the hosted page
+        EmailType.UPCOMING_RENEWAL,  # R7
+        EmailType.CARD_EXPIRING,  # R9
+    }
+)
+"""R3: the notifications that carry an update-payment-method link."""
+
+TEST_MODE_TYPES = frozenset(
+    {EmailType.PAYMENT_FAILED, EmailType.UPCOMING_RENEWAL, EmailType.TRIAL_WILL_END, EmailType.CARD_EXPIRING}
+)
+"""R12: the only four types a test account sends, and only to verified-domain or team addresses."""
+
+LOGGED_TYPES = frozenset(
+    {
+        EmailType.PAYMENT_FAILED,  # failed payment attempts
+        EmailType.INVOICE_FINALIZED,  # finalized invoices
+        EmailType.INVOICE_PAID,  # paid-invoice receipts
+        EmailType.PAYMENT_ACTION_REQUIRED,  # payments requiring 3-D Secure
+        EmailType.CARD_EXPIRING,  # expiring saved cards
+        EmailType.ONE_OFF_INVOICE_UNPAID,  # unpaid one-off invoices
+        EmailType.CREDIT_NOTE_CREATED,  # credit notes created
+        EmailType.REFUND_ISSUED,  # refunds issued
+        EmailType.TRIAL_WILL_END,  # trials ending
+        EmailType.SUBSCRIPTION_CANCELED,  # subscriptions canceled
+    }
+)
+"""R13: the email types that appear in a customer's email log."""
+
+MANAGEMENT_LINK_TYPES = frozenset(
+    {
+        EmailType.TRIAL_WILL_END,
+        EmailType.UPCOMING_RENEWAL,
+        EmailType.CARD_EXPIRING,
+        EmailType.PAYMENT_FAILED,
+        EmailType.INVOICE_PAID,
+        EmailType.INVOICE_REMINDER,
+    }
+)
+"""R3b: subscription emails where a configured subscription-management link is shown."""
+
+
+# ------------------------------------------------------------------------------ which emails are on
+
+
+def policy_sends(policy: Policy, email_type: EmailType) -> bool:
+    """Whether the policy's settings switch this email type on at all (R1, R4-R9)."""
+    e = policy.emails
+    switch = {
+        EmailType.PAYMENT_FAILED: e.payment_failed,
+        EmailType.INVOICE_REMINDER: e.invoice_reminders,
+        EmailType.TRIAL_WILL_END: e.trial_will_end,
+        EmailType.TRIAL_ENDED_PAUSED: e.trial_will_end,
+        EmailType.UPCOMING_RENEWAL: e.upcoming_renewal,
+        EmailType.PAYMENT_ACTION_REQUIRED: e.payment_action_required,
+        EmailType.PAYMENT_ACTION_REMINDER: e.payment_action_reminders,
+        EmailType.CARD_EXPIRING: e.card_expiring,
+        EmailType.INVOICE_PAID: e.receipts,
+        EmailType.INVOICE_FINALIZED: e.invoice_finalized,
+        EmailType.SUBSCRIPTION_CANCELED: e.subscription_canceled,
+    }
+    return switch.get(email_type, False)
+
+
+def is_recommended_minimum(policy: Policy) -> bool:
+    """R1: payment failures (R4) and confirmations (R8(1)) are both covered."""
+    return policy.emails.payment_failed and policy.emails.payment_action_required
+
+
+def payment_failed_email_due(
+    policy: Policy, collection_method: CollectionMethod, method: PaymentMethodKind
+) -> bool:
+    """R4: after each failed attempt (first and retries) of a card-paid subscription invoice."""
+    return (
+        policy.emails.payment_failed
+        and collection_method == CollectionMethod.CHARGE_AUTOMATICALLY
+        and method == PaymentMethodKind.CARD
+    )
+
+
+def invoice_reminder_times(policy: Policy, collection_method: CollectionMethod, due_at: float) -> list[float]:
+    """R5: reminders for unpaid send_invoice invoices, at the configured offsets from the due date.
+
+    The caller stops sending once the invoice is paid, voided or uncollectible.
+    """
+    if not policy.emails.invoice_reminders or collection_method != CollectionMethod.SEND_INVOICE:
+        return []
+    return [due_at + offset for offset in policy.emails.invoice_reminder_offsets]
+
+
+def trial_reminder_at(policy: Policy, trial_start: float, trial_end: float) -> float | None:
+    """R6a: 7 days before the trial ends (never before the trial began)."""
+    if not policy.emails.trial_will_end:
+        return None
+    at = trial_end - TRIAL_REMINDER_LEAD_DAYS
+    if at < trial_start - 1e-9:  # the tolerance keeps a 7-day trial's reminder despite float rounding
+        return None
+    return max(at, trial_start)
+
+
+def status_at_trial_end(has_payment_method: bool) -> SubscriptionStatus:
+    """R6b: a trial that ends with no payment method pauses; otherwise it bills and goes active."""
+    return SubscriptionStatus.ACTIVE if has_payment_method else SubscriptionStatus.PAUSED
+
+
+def renewal_reminder_at(
+    policy: Policy, interval: PlanInterval, period_start: float, renewal_at: float
+) -> float | None:
+    """R7a: the configured number of days before the period ends, never before the period began."""
+    e = policy.emails
+    if not e.upcoming_renewal or interval not in e.upcoming_renewal_intervals:
+        return None
+    return max(period_start, renewal_at - e.upcoming_renewal_days)
+
+
+def confirmation_email_due(policy: Policy) -> bool:
+    """R8(1): a hosted confirmation link when a payment needs 3-D Secure or Boleto."""
+    return policy.emails.payment_action_required
+
+
+def confirmation_reminder_times(policy: Policy, requested_at: float, expires_at: float) -> list[float]:
+    """R8(2): reminders at the configured frequency until the payment is confirmed or expires.
+
+    The caller stops at confirmation; this lists every reminder strictly before expiry.
+    """
+    if not policy.emails.payment_action_reminders:
+        return []
+    step = policy.emails.payment_action_reminder_days
+    times = []
+    at = requested_at + step
+    while at < expires_at - 1e-9:
+        times.append(at)
+        at += step
+    return times
+
+
+def card_expires_at(exp_month: int, exp_year: int, start_date: dt.date) -> float:
+    """R9 interpretation: a card is valid through the last day of its expiry month (UTC)."""
+    first_after = add_months(dt.date(exp_year, exp_month, 1), 1)
+    return float((first_after - start_date).days)
+
+
+def card_expiring_email_at(
+    policy: Policy, exp_month: int, exp_year: int, start_date: dt.date
+) -> float | None:
+    """R9: one calendar month before the card stops working."""
+    if not policy.emails.card_expiring:
+        return None
+    return float((dt.date(exp_year, exp_month, 1) - start_date).days)
+
+
+# ---------------------------------------------------------------------------------- links (R3, R10, R11)
+
+
+def carries_update_link(email_type: EmailType, collection_method: CollectionMethod) -> bool:
+    """R3 lists the types with an update-payment link; R10b removes it for send_invoice subscriptions."""
+    return email_type in UPDATE_LINK_TYPES and collection_method != CollectionMethod.SEND_INVOICE
+
+
+def carries_management_link(
+    policy: Policy, email_type: EmailType, collection_method: CollectionMethod
+) -> bool:
+    """R3b: the subscription-management link when configured; never a hosted page on send_invoice (R10b)."""
+    setting = policy.links.subscription_management
+    if setting == "none" or email_type not in MANAGEMENT_LINK_TYPES:
+        return False
+    return not (setting == "hosted" and collection_method == CollectionMethod.SEND_INVOICE)
+
+
+def link_live_until(
+    email_type: EmailType,
+    sent_at: float,
+    period_end: float,
+    *,
+    trial_end: float | None = None,
+    had_payment_method_at_trial_end: bool = False,
+) -> float:
+    """R11a, R11c, R11d: the instant a link sent at `sent_at` stops working, statuses aside.
+
+    R11d: every link dies when the renewal period it was about has expired (`period_end`).
+    R11a/R11c apply to trial links: 30 days after the email, or at trial end if a method was on file.
+    R11b (status) depends on the future and is checked by `link_is_live`.
+    """
+    until = period_end
+    if email_type in (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED):
+        until = sent_at + TRIAL_LINK_LIFETIME_DAYS  # R11a; a trial link outlives the trial itself
+        if had_payment_method_at_trial_end and trial_end is not None:
+            until = min(until, trial_end)  # R11c
+    return max(until, sent_at)
+
+
+def link_is_live(
+    live_until: float, at: float, status: SubscriptionStatus, status_since: float = -NEVER
+) -> bool:
+    """R11: a link works before its deadline and while the subscription is not canceled/expired/unpaid.
+
+    R11b: the status kills the link as soon as it holds, so a status reached at `status_since` ≤ `at`
+    makes the link dead.
+    """
+    if at >= live_until:
+        return False
+    return not (status in LINK_KILLING_STATUSES and status_since <= at)
+
+
+def status_kills_link(status: SubscriptionStatus) -> bool:
+    """R11b."""
+    return status in LINK_KILLING_STATUSES
+
+
+# ----------------------------------------------------------------------------------- test mode (R12)
+
+
+def delivered_in_test_mode(email_type: EmailType, recipient: RecipientKind, test_mode: bool) -> bool:
+    """R12: a live account delivers every email; a test account only the four types, only to own addresses."""
+    if not test_mode:
+        return True
+    return email_type in TEST_MODE_TYPES and recipient != RecipientKind.EXTERNAL
+
+
+# ----------------------------------------------------------------------------------- time zones (R7b)
+
+
+def display_timezone(customer_timezone: str | None, account_timezone: str | None) -> str:
+    """R7b: the customer's time zone, else the account's, else UTC."""
+    return customer_timezone or account_timezone or "UTC"
+
+
+def to_datetime(days: float, start_date: dt.date) -> dt.datetime:
+    """Simulation days → an aware UTC datetime."""
+    start = dt.datetime.combine(start_date, dt.time(), tzinfo=dt.UTC)
+    return start + dt.timedelta(days=days)
+
+
+# ----------------------------------------------------------------------------------- email log (R13)
+
+
+def email_log(emails: pl.DataFrame, customer_id: int, as_of: dt.date) -> pl.DataFrame:
+    """R13: the customer's emails of the last 30 days as the log shows them on `as_of`.
+
+    The log is rebuilt daily, so it holds emails from the 30 days before `as_of` and none sent that day.
+    Only delivered emails of the logged types appear. Dates are UTC days.
+    """
+    first = as_of - dt.timedelta(days=EMAIL_LOG_WINDOW_DAYS)
+    day = pl.col("sent_at").dt.date()
+    return (
+        emails.filter(
+            (pl.col("customer_id") == customer_id)
+            & pl.col("delivered")
+            & pl.col("email_type").cast(pl.String).is_in([t.value for t in LOGGED_TYPES])
+            & (day >= first)
+            & (day < as_of)
+        )
+        .sort("sent_at")
+        .select("sent_at", "email_type", "invoice_id")
+    )
+
+
+def logged(types: Iterable[EmailType]) -> list[EmailType]:
+    """The subset of `types` that the email log shows (R13)."""
+    return [t for t in types if t in LOGGED_TYPES]

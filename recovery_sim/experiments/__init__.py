@@ -1,0 +1,1 @@
+"""Many runs: paired comparisons on common random numbers, sweeps, executors, stores."""

@@ -1,0 +1,1 @@
+"""Simulating customers: keyed randomness, customers, the two engine paths, the recorder."""

@@ -1,0 +1,1 @@
+"""The same model compiled with numba: the fast path, bit-identical to the reference."""

@@ -1,0 +1,1 @@
+"""The model in SimPy: the reference path every other path must equal."""

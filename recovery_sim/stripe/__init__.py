@@ -1,0 +1,1 @@
+"""Stripe histories: reading exports, mapping them to frames, replay, calibration, export."""
