@@ -194,6 +194,7 @@ def test_R3b_management_link_off_by_default() -> None:
 def test_R3b_hosted_management_link() -> None:
     p = Policy().with_setting("links.subscription_management", "hosted")
     assert {t for t in EmailType if rules.carries_management_link(p, t, CHARGE)} == R3B_TYPES
+    assert rules.MANAGEMENT_LINK_TYPES == R3B_TYPES
     # A hosted page is never offered to a send_invoice subscription (R10b).
     assert not any(rules.carries_management_link(p, t, SEND) for t in EmailType)
     assert not rules.carries_management_link(p, EmailType.PAYMENT_FAILED, "send_invoice")
@@ -544,6 +545,7 @@ def test_R11a_trial_link_lives_30_days_after_the_email() -> None:
 def test_R11a_applies_only_to_trial_links() -> None:
     assert rules.link_live_until(EmailType.PAYMENT_FAILED, 7.0, 100.0) == 100.0
     assert rules.link_live_until(EmailType.CARD_EXPIRING, 7.0, 20.0) == 20.0
+    assert rules.TRIAL_LINK_TYPES == {EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED}
 
 
 @pytest.mark.parametrize(
@@ -760,6 +762,7 @@ def test_R13_logged_types() -> None:
         EmailType.SUBSCRIPTION_CANCELED,
     }
     assert set(rules.logged(EmailType)) == expected
+    assert rules.LOGGED_TYPES == expected
     assert rules.logged([EmailType.UPCOMING_RENEWAL, EmailType.INVOICE_PAID]) == [EmailType.INVOICE_PAID]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 from babel.numbers import get_currency_precision
 
+from recovery_sim.domain.email_types import types_where
 from recovery_sim.domain.enums import Actor, EmailType, EventKind, InvoiceStatus
 
 UNIT_SCHEMA = {
@@ -45,16 +46,7 @@ DIMENSIONS = (
     "email_type",
 )
 
-RECOVERY_EMAIL_TYPES = (
-    EmailType.PAYMENT_FAILED,
-    EmailType.PAYMENT_ACTION_REQUIRED,
-    EmailType.PAYMENT_ACTION_REMINDER,
-    EmailType.INVOICE_REMINDER,
-    EmailType.TRIAL_WILL_END,
-    EmailType.TRIAL_ENDED_PAUSED,
-    EmailType.UPCOMING_RENEWAL,
-    EmailType.CARD_EXPIRING,
-)
+RECOVERY_EMAIL_TYPES = types_where(lambda t: t.asks_to_act)
 """Emails that ask the customer to act (R4-R9); receipts and notices are left out of the efficiency
 ratio because a business sends them whatever its recovery policy."""
 

@@ -5,7 +5,8 @@ The engine, the Stripe replay and the email previews all call these; the compile
 takes its per-run decisions from them and transcribes the per-event time formulas, proven identical
 by tests/test_fast_path.py.
 Times are simulation days (float) since the scenario's start at 00:00 UTC; calendar rules take the
-start date to convert. No SimPy, no I/O.
+start date to convert. No SimPy, no I/O. What each email type is (which rules, links, log, test mode)
+is a row of `email_types.TABLE`; the sets below are views of it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from operator import attrgetter
 
 import polars as pl
 
+from recovery_sim.domain.email_types import BY_TYPE, types_where
 from recovery_sim.domain.enums import (
     LINK_KILLING_STATUSES,
     CollectionMethod,
@@ -32,73 +35,25 @@ TRIAL_REMINDER_LEAD_DAYS = 7.0  # R6a
 TRIAL_LINK_LIFETIME_DAYS = 30.0  # R11a
 EMAIL_LOG_WINDOW_DAYS = 30  # R13
 
-UPDATE_LINK_TYPES = frozenset(
-    {
-        EmailType.PAYMENT_ACTION_REQUIRED,  # R8
-        EmailType.PAYMENT_ACTION_REMINDER,  # R8(2): "each reminder carries a link like the original"
-        EmailType.PAYMENT_FAILED,  # R4
-        EmailType.TRIAL_WILL_END,  # R6
-        EmailType.TRIAL_ENDED_PAUSED,  # R6b: activation happens on the hosted page
-        EmailType.UPCOMING_RENEWAL,  # R7
-        EmailType.CARD_EXPIRING,  # R9
-    }
-)
+UPDATE_LINK_TYPES = types_where(lambda t: t.update_link)
 """R3: the notifications that carry an update-payment-method link."""
-
-TEST_MODE_TYPES = frozenset(
-    {EmailType.PAYMENT_FAILED, EmailType.UPCOMING_RENEWAL, EmailType.TRIAL_WILL_END, EmailType.CARD_EXPIRING}
-)
-"""R12: the only four types a test account sends, and only to verified-domain or team addresses."""
-
-LOGGED_TYPES = frozenset(
-    {
-        EmailType.PAYMENT_FAILED,  # failed payment attempts
-        EmailType.INVOICE_FINALIZED,  # finalized invoices
-        EmailType.INVOICE_PAID,  # paid-invoice receipts
-        EmailType.PAYMENT_ACTION_REQUIRED,  # payments requiring 3-D Secure
-        EmailType.CARD_EXPIRING,  # expiring saved cards
-        EmailType.ONE_OFF_INVOICE_UNPAID,  # unpaid one-off invoices
-        EmailType.CREDIT_NOTE_CREATED,  # credit notes created
-        EmailType.REFUND_ISSUED,  # refunds issued
-        EmailType.TRIAL_WILL_END,  # trials ending
-        EmailType.SUBSCRIPTION_CANCELED,  # subscriptions canceled
-    }
-)
-"""R13: the email types that appear in a customer's email log."""
-
-MANAGEMENT_LINK_TYPES = frozenset(
-    {
-        EmailType.TRIAL_WILL_END,
-        EmailType.UPCOMING_RENEWAL,
-        EmailType.CARD_EXPIRING,
-        EmailType.PAYMENT_FAILED,
-        EmailType.INVOICE_PAID,
-        EmailType.INVOICE_REMINDER,
-    }
-)
+MANAGEMENT_LINK_TYPES = types_where(lambda t: t.management_link)
 """R3b: subscription emails where a configured subscription-management link is shown."""
+TEST_MODE_TYPES = types_where(lambda t: t.test_mode)
+"""R12: the only four types a test account sends, and only to verified-domain or team addresses."""
+LOGGED_TYPES = types_where(lambda t: t.logged)
+"""R13: the email types that appear in a customer's email log."""
+TRIAL_LINK_TYPES = types_where(lambda t: t.trial)
+"""R11a/R11c: the trial emails whose links follow the trial's deadlines rather than the period's."""
 
 
 # ------------------------------------------------------------------------------ which emails are on
 
 
 def policy_sends(policy: Policy, email_type: EmailType) -> bool:
-    """Whether the policy's settings switch this email type on at all (R1, R4-R9)."""
-    e = policy.emails
-    switch = {
-        EmailType.PAYMENT_FAILED: e.payment_failed,
-        EmailType.INVOICE_REMINDER: e.invoice_reminders,
-        EmailType.TRIAL_WILL_END: e.trial_will_end,
-        EmailType.TRIAL_ENDED_PAUSED: e.trial_will_end,
-        EmailType.UPCOMING_RENEWAL: e.upcoming_renewal,
-        EmailType.PAYMENT_ACTION_REQUIRED: e.payment_action_required,
-        EmailType.PAYMENT_ACTION_REMINDER: e.payment_action_reminders,
-        EmailType.CARD_EXPIRING: e.card_expiring,
-        EmailType.INVOICE_PAID: e.receipts,
-        EmailType.INVOICE_FINALIZED: e.invoice_finalized,
-        EmailType.SUBSCRIPTION_CANCELED: e.subscription_canceled,
-    }
-    return switch.get(email_type, False)
+    """Whether the policy's settings switch this email type on at all (R1, R4-R9): the row's `switch`."""
+    row = BY_TYPE.get(email_type)
+    return row is not None and row.switch is not None and bool(attrgetter(row.switch)(policy))
 
 
 def is_recommended_minimum(policy: Policy) -> bool:
@@ -221,7 +176,7 @@ def link_live_until(
     R11b (status) depends on the future and is checked by `link_is_live`.
     """
     until = period_end
-    if email_type in (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED):
+    if email_type in TRIAL_LINK_TYPES:
         until = sent_at + TRIAL_LINK_LIFETIME_DAYS  # R11a; a trial link outlives the trial itself
         if had_payment_method_at_trial_end and trial_end is not None:
             until = min(until, trial_end)  # R11c

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from babel.numbers import get_currency_name
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from recovery_sim.domain.email_types import about
 from recovery_sim.domain.enums import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
 from recovery_sim.settings.config import ConfigError, format_validation_error
 
@@ -91,21 +92,9 @@ class EmailContext(BaseModel):
         return EmailContext.coerce({**self.model_dump(), **facts})
 
 
-REQUIRED_FACTS: dict[EmailType, tuple[str, ...]] = {
-    EmailType.INVOICE_REMINDER: ("invoice_id",),
-    EmailType.INVOICE_FINALIZED: ("invoice_id",),
-    EmailType.INVOICE_PAID: ("invoice_id",),
-    EmailType.ONE_OFF_INVOICE_UNPAID: ("invoice_id",),
-    EmailType.CREDIT_NOTE_CREATED: ("invoice_id",),
-    EmailType.UPCOMING_RENEWAL: ("period_end",),  # R7b: the renewal date is the point of the email
-    EmailType.TRIAL_WILL_END: ("trial_end",),
-    EmailType.CARD_EXPIRING: ("card_exp_month", "card_exp_year"),
-}
-"""Facts without which an email type cannot say what it is about."""
-
-
 def check_required(email_type: EmailType, context: EmailContext) -> None:
-    missing = [name for name in REQUIRED_FACTS.get(email_type, ()) if getattr(context, name) is None]
+    """The facts without which the type cannot say what it is about (the table's `required_facts`)."""
+    missing = [name for name in about(email_type).required_facts if getattr(context, name) is None]
     if missing:
         raise ConfigError(f"email context: {email_type.value} emails need {', '.join(missing)}")
 

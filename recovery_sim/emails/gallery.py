@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recovery_sim.domain.email_types import about
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.domain.rules import UPDATE_LINK_TYPES
 from recovery_sim.emails.branding import DEFAULT_BRAND, Branding, resolve_branding, shipped_brand_names
@@ -25,24 +26,8 @@ from recovery_sim.emails.site import page_environment, rel, root, slug
 from recovery_sim.emails.timelines import Timelines, timeline_files
 from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError, Policy
 
-__all__ = ["PREVIEW_POLICY", "RULE_NOTES", "Timelines", "build_gallery", "gallery_files"]
+__all__ = ["PREVIEW_POLICY", "Timelines", "build_gallery", "gallery_files"]
 
-RULE_NOTES = {
-    EmailType.PAYMENT_FAILED: "R4 · update link (R3)",
-    EmailType.PAYMENT_ACTION_REQUIRED: "R8(1) · hosted confirmation link (R3)",
-    EmailType.PAYMENT_ACTION_REMINDER: "R8(2) · same link as the original (R3)",
-    EmailType.INVOICE_REMINDER: "R5 · send_invoice: never a hosted link (R10b)",
-    EmailType.TRIAL_WILL_END: "R6a · link dies per R11a/R11c",
-    EmailType.TRIAL_ENDED_PAUSED: "R6b · activation on the hosted page",
-    EmailType.UPCOMING_RENEWAL: "R7 · date in the customer's time zone (R7b)",
-    EmailType.CARD_EXPIRING: "R9 · update link (R3)",
-    EmailType.INVOICE_FINALIZED: "logged (R13)",
-    EmailType.INVOICE_PAID: "receipt, logged (R13)",
-    EmailType.ONE_OFF_INVOICE_UNPAID: "logged (R13)",
-    EmailType.CREDIT_NOTE_CREATED: "logged (R13)",
-    EmailType.REFUND_ISSUED: "logged (R13)",
-    EmailType.SUBSCRIPTION_CANCELED: "logged (R13) · links die (R11b)",
-}
 PREVIEW_POLICY = "all-on"
 """Previews show every link a policy can add (hosted update and management links, R3/R3b)."""
 
@@ -157,7 +142,7 @@ def gallery_files(
                     root=root(page),
                     brand=brand,
                     locale=locale,
-                    kind={"name": kind.value, "rules": RULE_NOTES[kind]},
+                    kind={"name": kind.value, "rules": about(kind).gallery_note},
                     email=email,
                     link_note=_link_note(email),
                     size_kb=f"{len(email.html.encode('utf-8')) / 1000:.1f}",
@@ -172,7 +157,7 @@ def gallery_files(
         title="All emails",
         root="",
         locales=locale_list,
-        types=[{"name": t.value, "rules": RULE_NOTES[t]} for t in type_list],
+        types=[{"name": t.value, "rules": about(t).gallery_note} for t in type_list],
         brands=[
             {
                 "name": b.name,

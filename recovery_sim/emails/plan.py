@@ -19,8 +19,6 @@ from recovery_sim.emails.context import EmailContext, epoch_days, from_epoch_day
 from recovery_sim.emails.links import MANAGEMENT_PURPOSE, SigningKey, sign_link
 from recovery_sim.settings.config import ConfigError, Policy
 
-TRIAL_TYPES = (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED)
-
 
 @dataclass(frozen=True, slots=True)
 class LinkPlan:
@@ -44,7 +42,7 @@ def link_deadline(email_type: EmailType, context: EmailContext) -> dt.datetime:
     if context.link_live_until is not None:
         return context.link_live_until
     sent = epoch_days(context.sent_at)
-    if context.period_end is None and email_type not in TRIAL_TYPES:
+    if context.period_end is None and email_type not in rules.TRIAL_LINK_TYPES:
         raise ConfigError(
             f"email context: {email_type.value} emails carry a hosted link (update-payment or management) "
             "that dies when the period ends (SPEC R11d); give period_end or link_live_until"

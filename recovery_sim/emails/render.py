@@ -30,6 +30,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from recovery_sim.domain.email_types import about
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails.branding import Branding, resolve_branding
 from recovery_sim.emails.context import EmailContext, check_required
@@ -244,8 +245,9 @@ def render_email(
     variables = build_view(kind, facts, locale, brand, links)
 
     env = environment(template_dir, locale)
-    text_template = _load(env, f"{kind.value}.txt.j2", variables)
-    html_template = _load(env, f"{kind.value}.html.j2", variables)
+    names = about(kind)
+    text_template = _load(env, names.text_template, variables)
+    html_template = _load(env, names.html_template, variables)
     subject = one_line(_run(text_template, variables, "subject"))
     preheader = one_line(_run(text_template, variables, "preheader"))
     text = finish_text(_run(text_template, variables))

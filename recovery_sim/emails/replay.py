@@ -91,7 +91,7 @@ def context_from_log(
         "link_live_until": live_until if email["link_included"] else None,
     }
     trial_ends = [e for e in events if _kind(e) == EventKind.TRIAL_ENDED.value]
-    if kind in (EmailType.TRIAL_WILL_END, EmailType.TRIAL_ENDED_PAUSED):
+    if kind in rules.TRIAL_LINK_TYPES:
         lead = dt.timedelta(days=rules.TRIAL_REMINDER_LEAD_DAYS if kind is EmailType.TRIAL_WILL_END else 0)
         facts["trial_end"] = _aware(trial_ends[0]["at"]) if trial_ends else sent_at + lead  # R6a
         facts["had_payment_method"] = not any(_kind(e) == EventKind.SUBSCRIPTION_PAUSED.value for e in events)
