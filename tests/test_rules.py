@@ -123,7 +123,6 @@ R3_LINK_TYPES = {
     EmailType.TRIAL_ENDED_PAUSED,  # R6b
     EmailType.UPCOMING_RENEWAL,  # R7
     EmailType.CARD_EXPIRING,  # R9
-    EmailType.FINAL_NOTICE,  # R4's last notice before cancellation
 }
 
 

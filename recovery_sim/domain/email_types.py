@@ -233,19 +233,6 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         required_facts=(),
         gallery_note="logged (R13) · links die (R11b)",
     ),
-    EmailTypeFacts(
-        EmailType.FINAL_NOTICE,
-        rules=("R4",),
-        switch=None,
-        update_link=True,
-        management_link=False,
-        logged=False,
-        test_mode=False,
-        trial=False,
-        asks_to_act=True,
-        required_facts=("invoice_id",),
-        gallery_note="R4 · last notice before cancellation",
-    ),
 )
 """One row per `EmailType`, in the enum's order."""
 

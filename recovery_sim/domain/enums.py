@@ -75,7 +75,6 @@ class EmailType(StrEnum):
     CREDIT_NOTE_CREATED = "credit_note_created"
     REFUND_ISSUED = "refund_issued"
     SUBSCRIPTION_CANCELED = "subscription_canceled"
-    FINAL_NOTICE = "final_notice"
 
 
 class EventKind(StrEnum):
