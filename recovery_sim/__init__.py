@@ -19,6 +19,7 @@ from recovery_sim.domain.enums import (
     RecipientKind,
     SubscriptionStatus,
 )
+from recovery_sim.domain.money import format_money
 from recovery_sim.domain.rules import UPDATE_LINK_TYPES
 from recovery_sim.emails import (
     Branding,
@@ -90,6 +91,7 @@ __all__ = [
     "export_run",
     "export_stripe",
     "fit_scenario",
+    "format_money",
     "import_stripe",
     "ImportedHistory",
     "InlineExecutor",

@@ -21,10 +21,10 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-from babel.numbers import get_currency_precision
 
 from recovery_sim.domain.email_types import types_where
 from recovery_sim.domain.enums import Actor, EmailType, EventKind, InvoiceStatus
+from recovery_sim.domain.money import minor_per_major
 
 UNIT_SCHEMA = {
     "dimension": pl.String,
@@ -467,14 +467,6 @@ def _ratio(num: str, den: str, scale: float = 1.0) -> pl.Expr:
     return pl.when(pl.col(den) > 0).then(pl.col(num) * scale / pl.col(den)).otherwise(None)
 
 
-def currency_scale(currency: str) -> int:
-    """Minor units per major unit (100 for EUR, 1 for JPY)."""
-    try:
-        return 10 ** get_currency_precision(currency)
-    except Exception:  # an unknown code: assume two decimals rather than fail a whole report
-        return 100
-
-
 def derive(combined: pl.DataFrame, by: Sequence[str] = ("arm", "replication")) -> pl.DataFrame:
     """Add the ratio metrics to summed rows: recovery rate, churn rate, emails per 100 recovered, mean
     time to recover. Ratios are computed from the sums of a whole replication, never averaged."""
@@ -486,7 +478,7 @@ def derive(combined: pl.DataFrame, by: Sequence[str] = ("arm", "replication")) -
     ):  # fmt: skip
         if needed not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Int64).alias(needed))
-    scale = wide.get_column("currency").map_elements(currency_scale, return_dtype=pl.Int64)
+    scale = wide.get_column("currency").map_elements(minor_per_major, return_dtype=pl.Int64)
     wide = (
         wide.with_columns(scale.alias("_scale"))
         .with_columns(

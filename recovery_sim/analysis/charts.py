@@ -13,10 +13,11 @@ from pathlib import Path
 
 import altair as alt
 import polars as pl
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_percent
 
 from recovery_sim import atomic
 from recovery_sim.analysis import breakdowns
+from recovery_sim.domain.money import MISSING, format_money, minor_per_major
 
 WIDTH = 560
 HEIGHT = 300
@@ -31,18 +32,8 @@ STAGE_LABELS = {
 }
 
 
-def format_money(minor: float | None, currency: str, locale: str = "en", whole: bool = False) -> str:
-    """Minor units → '€1,234.50' (Babel, the currency's own decimals), or '€1,235' when `whole`."""
-    if minor is None:
-        return "–"
-    major = minor / breakdowns.currency_scale(currency)
-    if whole:
-        return format_currency(round(major), currency, format="¤#,##0", locale=locale, currency_digits=False)
-    return format_currency(major, currency, locale=locale)
-
-
 def format_rate(value: float | None, locale: str = "en") -> str:
-    return "–" if value is None else format_percent(value, "#,##0.0%", locale=locale)
+    return MISSING if value is None else format_percent(value, "#,##0.0%", locale=locale)
 
 
 def _for(frame: pl.DataFrame, currency: str, metric: str | Sequence[str] | None = None) -> pl.DataFrame:
@@ -67,7 +58,7 @@ def _money_columns(
     frame: pl.DataFrame, currency: str, columns: Sequence[str], whole: bool = False
 ) -> pl.DataFrame:
     """Add `<col>_major` (major units, for axes) and `<col>_label` (formatted, for tooltips)."""
-    scale = breakdowns.currency_scale(currency)
+    scale = minor_per_major(currency)
     out = frame.with_columns((pl.col(c) / scale).alias(f"{c}_major") for c in columns)
     return out.with_columns(
         pl.col(c)

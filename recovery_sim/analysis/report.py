@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from recovery_sim import atomic
 from recovery_sim.analysis import breakdowns, charts
+from recovery_sim.domain.money import MISSING, format_money
 from recovery_sim.experiments.experiment import (
     DEFAULT_SHARD_SIZE,
     REPORT_POLICIES,
@@ -84,9 +85,9 @@ def _value(table: pl.DataFrame, arm: str, metric: str, currency: str) -> dict[st
 
 def _fmt(metric: str, value: float | None, currency: str) -> str:
     if value is None:
-        return "–"
+        return MISSING
     if metric in breakdowns.MONEY_METRICS:
-        return charts.format_money(value, currency, whole=True)
+        return format_money(value, currency, whole=True)
     if metric in breakdowns.PERCENT_METRICS:
         return charts.format_rate(value)
     if metric.endswith("_days") or metric.startswith("emails_per"):
@@ -109,7 +110,7 @@ def headline_rows(comparison: Comparison, currency: str) -> list[dict[str, Any]]
         for metric, _label in HEADLINE_COLUMNS:
             row = _value(table, arm, metric, currency)
             if row is None:
-                cells.append({"value": "–", "ci": ""})
+                cells.append({"value": MISSING, "ci": ""})
                 continue
             if metric == "incremental_revenue":
                 ci = _interval(metric, row["diff_ci_low"], row["diff_ci_high"], currency)

@@ -1,18 +1,57 @@
-"""What every `recovery-sim` command shares: settings by name or path, and a clean exit on bad input."""
+"""What every `recovery-sim` command shares: its options, settings by name or path, progress bars, rich
+tables, and a clean exit on bad input.
+
+An option that means the same thing in several commands is declared here once, so its flag, bounds and
+help read the same wherever it appears.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recovery_sim.settings.config import Policy, Scenario
 
 err = Console(stderr=True)
+
+# --------------------------------------------------------------------------------------------- options
+
+ScenarioOption = Annotated[
+    Path | None, typer.Option("--scenario", help="Scenario TOML (default: the shipped one)")
+]
+PolicyOption = Annotated[
+    str, typer.Option("--policy", "-p", help="Shipped policy name or a policy TOML path")
+]
+PoliciesOption = Annotated[
+    list[str] | None,
+    typer.Option("--policy", "-p", help="Policy name or TOML; repeat; first is the baseline"),
+]
+CustomersOption = Annotated[
+    int | None, typer.Option("--customers", min=1, help="Resize the scenario to N customers")
+]
+MonthsOption = Annotated[int | None, typer.Option("--months", min=1, max=60, help="Horizon in months")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (every arm of a comparison shares it)")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=1, max=64, help="Cores for the compiled engine")]
+ReplicationsOption = Annotated[int, typer.Option("--replications", "-r", min=1, help="Replications per arm")]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes (default: CPUs)")
+]
+DaskOption = Annotated[
+    str | None, typer.Option("--dask", help="'local' for a Dask LocalCluster, or a scheduler tcp://host:port")
+]
+ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, help="Customers per work unit")]
+
+
+# -------------------------------------------------------------------------------------- settings, exit
 
 
 def fail(message: str) -> typer.Exit:
@@ -34,6 +73,33 @@ def load_policy(name_or_path: str) -> Policy:
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         return Policy.load(name_or_path)
     return Policy.named(name_or_path)
+
+
+# --------------------------------------------------------------------------------- progress and tables
+
+
+def progress_bar() -> Progress:
+    """A bar on stderr that disappears when done, so stdout holds only the results."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@contextmanager
+def progress_callback(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar driven by `progress(done, total)` calls, the form the experiment functions report in."""
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def headline_table(frame: pl.DataFrame, title: str) -> Table:

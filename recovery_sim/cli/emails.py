@@ -24,6 +24,11 @@ app = typer.Typer(
 )
 
 
+def register(parent: typer.Typer) -> None:
+    """Mount `emails` on the main app."""
+    parent.add_typer(app, name="emails")
+
+
 def _key_notice() -> None:
     key = resolve_key(None)
     if key.label.startswith("preview"):
@@ -109,11 +114,3 @@ def preview_command(
     except OSError as exc:
         raise fail(f"cannot write the gallery into {out}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {len(written)} files; open {out / 'index.html'}", err=True)
-
-
-def main() -> None:  # pragma: no cover - `python -m recovery_sim.cli.emails`
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,46 +1,48 @@
-"""`recovery-sim compare | sweep | report`: the experiment commands, ready to mount on the main app.
+"""`recovery-sim compare | sweep | report`: the experiment commands, mounted with `register(app)`.
 
-Mount with `register(app)` (or `app.command("compare")(compare_command)` etc.). Each command checks
-its input first; a bad file, setting or address prints one message to stderr and exits with code 2,
-without a traceback and without touching output files.
+Each command checks its input first; a bad file, setting or address prints one message to stderr and
+exits with code 2, without a traceback and without touching output files.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recovery_sim import atomic
-from recovery_sim.cli.common import err, fail, load_policy, load_scenario
+from recovery_sim.cli.common import (
+    CustomersOption,
+    DaskOption,
+    MonthsOption,
+    PoliciesOption,
+    PolicyOption,
+    ReplicationsOption,
+    ScenarioOption,
+    SeedOption,
+    ShardSizeOption,
+    WorkersOption,
+    fail,
+    load_policy,
+    load_scenario,
+    progress_callback,
+)
 from recovery_sim.experiments import experiment
 from recovery_sim.experiments.experiment import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED
 from recovery_sim.settings.config import ConfigError, Policy
 
-ScenarioOpt = Annotated[
-    Path | None, typer.Option("--scenario", help="Scenario TOML (default: the shipped one)")
-]
-CustomersOpt = Annotated[
-    int | None, typer.Option("--customers", min=1, help="Resize the scenario to N customers")
-]
-MonthsOpt = Annotated[int | None, typer.Option("--months", min=1, max=60, help="Horizon in months")]
-ReplicationsOpt = Annotated[int, typer.Option("--replications", "-r", min=1, help="Replications per arm")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed shared by every arm")]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes (default: CPUs)")
-]
-DaskOpt = Annotated[
-    str | None, typer.Option("--dask", help="'local' for a Dask LocalCluster, or a scheduler tcp://host:port")
-]
-ShardOpt = Annotated[int, typer.Option("--shard-size", min=1, help="Customers per work unit")]
+app = typer.Typer()
+
+
+def register(parent: typer.Typer) -> None:
+    """Mount compare, sweep and report on the main app."""
+    parent.add_typer(app)
 
 
 def _policies(names: list[str] | None) -> dict[str, Policy]:
@@ -89,21 +91,6 @@ def _scalar(text: str) -> Any:
         return text
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
-    )  # fmt: skip
-    with bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
 def _headline(table: pl.DataFrame, currency: str, title: str) -> Table:
     """Metrics as rows, arms as columns: mean over 95% CI (paired CI for the increment), minor units."""
     shown = ("collected", "incremental_revenue", "recovered_revenue", "recovery_rate", "involuntary_churn",
@@ -147,19 +134,17 @@ def _parquet(frame: pl.DataFrame) -> Callable[[Path], None]:
     return lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True)
 
 
+@app.command("compare")
 def compare_command(
-    policy: Annotated[
-        list[str] | None,
-        typer.Option("--policy", "-p", help="Policy name or TOML; repeat; first is the baseline"),
-    ] = None,
-    scenario: ScenarioOpt = None,
-    customers: CustomersOpt = None,
-    months: MonthsOpt = None,
-    replications: ReplicationsOpt = 10,
-    seed: SeedOpt = REPORT_SEED,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
-    shard_size: ShardOpt = experiment.DEFAULT_SHARD_SIZE,
+    policy: PoliciesOption = None,
+    scenario: ScenarioOption = None,
+    customers: CustomersOption = None,
+    months: MonthsOption = None,
+    replications: ReplicationsOption = 10,
+    seed: SeedOption = REPORT_SEED,
+    workers: WorkersOption = None,
+    dask: DaskOption = None,
+    shard_size: ShardSizeOption = experiment.DEFAULT_SHARD_SIZE,
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder for table.csv and Parquet results")
     ] = None,
@@ -170,7 +155,7 @@ def compare_command(
         chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
         experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, _progress("simulating") as progress:
+        with experiment.open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
             comparison = experiment.compare(
                 chosen_scenario, chosen, replications=replications, seed=seed, executor=ex,
                 shard_size=shard_size, progress=progress,
@@ -194,23 +179,22 @@ def compare_command(
     _run(action)
 
 
+@app.command("sweep")
 def sweep_command(
     grid: Annotated[
         list[str],
         typer.Option("--grid", "-g", help="setting=v1,v2 (prefix scenario settings with 'scenario.')"),
     ],
     out: Annotated[Path, typer.Option("--out", help="Store folder (re-running resumes it)")],
-    policy: Annotated[
-        str, typer.Option("--policy", "-p", help="Base policy name or TOML")
-    ] = "recommended-minimum",
-    scenario: ScenarioOpt = None,
-    customers: CustomersOpt = None,
-    months: MonthsOpt = None,
-    replications: ReplicationsOpt = 10,
-    seed: SeedOpt = REPORT_SEED,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
-    shard_size: ShardOpt = experiment.DEFAULT_SHARD_SIZE,
+    policy: PolicyOption = "recommended-minimum",
+    scenario: ScenarioOption = None,
+    customers: CustomersOption = None,
+    months: MonthsOption = None,
+    replications: ReplicationsOption = 10,
+    seed: SeedOption = REPORT_SEED,
+    workers: WorkersOption = None,
+    dask: DaskOption = None,
+    shard_size: ShardSizeOption = experiment.DEFAULT_SHARD_SIZE,
     keep_events: Annotated[
         bool, typer.Option("--keep-events", help="Also store raw events/emails/invoices")
     ] = False,
@@ -223,7 +207,7 @@ def sweep_command(
         parsed = parse_grid(grid)
         experiment.expand_grid(chosen_scenario, base, parsed)  # validate every combination before any work
         experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, _progress("sweeping") as progress:
+        with experiment.open_executor(workers, dask) as ex, progress_callback("sweeping") as progress:
             table = experiment.sweep(
                 chosen_scenario, base, parsed, replications=replications, store=out, executor=ex, seed=seed,
                 shard_size=shard_size, keep_events=keep_events, progress=progress,
@@ -245,21 +229,19 @@ def sweep_command(
     _run(action)
 
 
+@app.command("report")
 def report_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for index.html and its charts")] = Path(
         "out/report"
     ),
-    policy: Annotated[
-        list[str] | None,
-        typer.Option("--policy", "-p", help="Policy name or TOML; repeat; first is the baseline"),
-    ] = None,
-    scenario: ScenarioOpt = None,
-    customers: CustomersOpt = None,
-    months: MonthsOpt = None,
-    replications: ReplicationsOpt = REPORT_REPLICATIONS,
-    seed: SeedOpt = REPORT_SEED,
-    workers: WorkersOpt = None,
-    dask: DaskOpt = None,
+    policy: PoliciesOption = None,
+    scenario: ScenarioOption = None,
+    customers: CustomersOption = None,
+    months: MonthsOption = None,
+    replications: ReplicationsOption = REPORT_REPLICATIONS,
+    seed: SeedOption = REPORT_SEED,
+    workers: WorkersOption = None,
+    dask: DaskOption = None,
 ) -> None:
     """Write the HTML report comparing the shipped policies on the default scenario."""
 
@@ -267,7 +249,7 @@ def report_command(
         chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
         experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, _progress("simulating") as progress:
+        with experiment.open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
             from recovery_sim.analysis.report import (
                 build_report,  # altair is slow to import: only when a report is asked,
             )
@@ -279,10 +261,3 @@ def report_command(
         Console().print(f"wrote {index}")
 
     _run(action)
-
-
-def register(app: typer.Typer) -> None:
-    """Mount the three commands on the main `recovery-sim` app."""
-    app.command("compare")(compare_command)
-    app.command("sweep")(sweep_command)
-    app.command("report")(report_command)

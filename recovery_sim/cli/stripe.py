@@ -1,9 +1,8 @@
 """`recovery-sim import stripe …` and `recovery-sim export stripe …`: the Stripe round trip, from a shell.
 
-Mount with `app.add_typer(import_app, name="import")` and `app.add_typer(export_app, name="export")`
-(or `register(app)`). Every input is read and checked, and every output computed, before anything is
-written; a bad file prints one paragraph naming the file, the line or object id and the field, and exits
-with code 2.
+Mounted with `register(app)`, like every command group. Every input is read and checked, and every
+output computed, before anything is written; a bad file prints one paragraph naming the file, the line
+or object id and the field, and exits with code 2.
 """
 
 from __future__ import annotations
@@ -18,17 +17,29 @@ from rich.console import Console
 from rich.markup import escape
 
 from recovery_sim.atomic import write_all
-from recovery_sim.cli.common import err, fail, headline_table, load_policy, summary_table
-from recovery_sim.settings.config import ConfigError, Scenario
+from recovery_sim.cli.common import (
+    CustomersOption,
+    MonthsOption,
+    PolicyOption,
+    ScenarioOption,
+    SeedOption,
+    err,
+    fail,
+    headline_table,
+    load_policy,
+    load_scenario,
+    summary_table,
+)
+from recovery_sim.settings.config import ConfigError
 
 import_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Import data from other systems.")
 export_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Export simulated runs.")
 
 
-def register(app: typer.Typer) -> None:
-    """Mount both sub-apps on the main CLI."""
-    app.add_typer(import_app, name="import")
-    app.add_typer(export_app, name="export")
+def register(parent: typer.Typer) -> None:
+    """Mount `import` and `export` on the main app."""
+    parent.add_typer(import_app, name="import")
+    parent.add_typer(export_app, name="export")
 
 
 @import_app.command("stripe")
@@ -89,13 +100,11 @@ def import_stripe_command(
 @export_app.command("stripe")
 def export_stripe_command(
     out: Annotated[Path, typer.Option(help="Folder to write the export into")],
-    customers: Annotated[int, typer.Option(min=1, help="Customers to simulate")] = 1000,
-    months: Annotated[int, typer.Option(min=1, max=60, help="Horizon in months")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
-    policy: Annotated[str, typer.Option(help="Policy that produced the history")] = "recommended-minimum",
-    scenario: Annotated[
-        Path | None, typer.Option(help="Scenario TOML (default: the shipped default)")
-    ] = None,
+    customers: CustomersOption = 1000,
+    months: MonthsOption = 12,
+    seed: SeedOption = 7,
+    policy: PolicyOption = "recommended-minimum",
+    scenario: ScenarioOption = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl (JSON Lines) or json (list pages)")] = "jsonl",
     csv: Annotated[bool, typer.Option(help="Also write the Dashboard invoices CSV")] = True,
 ) -> None:
@@ -106,9 +115,8 @@ def export_stripe_command(
     if fmt not in ("jsonl", "json"):
         raise fail(f"--format: expected jsonl or json, got {fmt!r}")
     try:
-        base = Scenario.default() if scenario is None else Scenario.load(scenario)
         chosen = load_policy(policy)
-        run = simulate(base.scaled(customers=customers, months=months), chosen, seed=seed)
+        run = simulate(load_scenario(scenario, customers, months), chosen, seed=seed)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     files = render_export(export_run(run), fmt, csv)  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """Locales: gettext catalogs compiled from the committed `.po` sources, and Babel money and date formats.
 
 `.mo` files are build products (gitignored), so catalogs are compiled in memory on first use and
-recompiled when a `.po` file changes. Money is integer minor units plus an ISO currency code; the
-number of decimals comes from Babel's currency data (0 for JPY, 3 for KWD), never an assumed 2.
+recompiled when a `.po` file changes. Money is formatted by `recovery_sim.domain.money`, the one home
+for amounts shown to people; this module only checks the reader's locale first.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import datetime as dt
 import gettext
 import io
 import zoneinfo
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from babel.dates import format_date, format_skeleton, format_time, get_datetime_
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision
 
+from recovery_sim.domain import money
 from recovery_sim.emails.paths import LOCALES_DIR
 from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError
 
@@ -82,16 +81,10 @@ def babel_locale(locale: str) -> Locale:
         raise ConfigError(f"Babel has no data for locale {locale!r}") from exc
 
 
-def currency_digits(currency: str) -> int:
-    """Decimals of the currency's minor unit, from Babel's CLDR data."""
-    return get_currency_precision(currency.upper())
-
-
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
-    """Integer minor units → a localized amount, e.g. 4900 EUR in fr → `49,00 €`."""
-    currency = currency.upper()
-    amount = Decimal(int(amount_minor)).scaleb(-currency_digits(currency))
-    return format_currency(amount, currency, locale=check_locale(locale))
+    """An amount in the reader's locale, e.g. 4900 EUR in fr → `49,00 €`; an unknown locale (a custom
+    template's) is a ConfigError listing the allowed ones rather than whatever Babel raises."""
+    return money.format_money(int(amount_minor), currency, check_locale(locale))
 
 
 def local_time(moment: dt.datetime, timezone: str) -> dt.datetime:

@@ -8,7 +8,7 @@ import re
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from recovery_sim.emails.i18n import format_money
+from recovery_sim.domain.money import format_money
 from recovery_sim.emails.paths import GALLERY_TEMPLATES_DIR
 
 
