@@ -29,7 +29,8 @@ import polars as pl
 
 from recovery_sim.api import simulate
 from recovery_sim.settings.config import Policy, Scenario
-from recovery_sim.stripe.export import OBJECT_TYPES, export_run, render_export
+from recovery_sim.stripe.export import OBJECT_TYPES, export_run
+from recovery_sim.stripe.export_files import render_export
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 LIMIT_MB = 2048

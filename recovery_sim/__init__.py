@@ -51,8 +51,10 @@ from recovery_sim.settings.config import (
 )
 from recovery_sim.stripe.calibrate import Calibration
 from recovery_sim.stripe.calibrate import fit as fit_scenario
+from recovery_sim.stripe.errors import StripeImportError
 from recovery_sim.stripe.export import export_run, export_stripe
-from recovery_sim.stripe.importer import ImportedHistory, StripeImportError, import_stripe
+from recovery_sim.stripe.history import ImportedHistory
+from recovery_sim.stripe.importer import import_stripe
 from recovery_sim.stripe.replay import Replay, replay, replay_report
 
 

@@ -110,7 +110,8 @@ def export_stripe_command(
 ) -> None:
     """Simulate, then write the run as Stripe objects (customers, subscriptions, invoices, charges, ...)."""
     from recovery_sim.api import simulate
-    from recovery_sim.stripe.export import export_run, render_export, write_export
+    from recovery_sim.stripe.export import export_run
+    from recovery_sim.stripe.export_files import render_export, write_export
 
     if fmt not in ("jsonl", "json"):
         raise fail(f"--format: expected jsonl or json, got {fmt!r}")

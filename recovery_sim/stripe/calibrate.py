@@ -24,7 +24,8 @@ from recovery_sim.domain import rules
 from recovery_sim.domain.declines import decline_code_names
 from recovery_sim.domain.enums import CollectionMethod, PaymentMethodKind
 from recovery_sim.settings.config import Scenario, add_months
-from recovery_sim.stripe.importer import ImportedHistory, StripeImportError
+from recovery_sim.stripe.errors import StripeImportError
+from recovery_sim.stripe.history import ImportedHistory
 
 
 @dataclass

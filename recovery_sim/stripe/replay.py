@@ -28,7 +28,7 @@ from recovery_sim.domain.enums import (
 )
 from recovery_sim.settings.config import Behaviour, Policy
 from recovery_sim.simulation.events import EmailTypeEnum
-from recovery_sim.stripe.importer import ImportedHistory
+from recovery_sim.stripe.history import ImportedHistory
 
 _CANDIDATE = {
     "time": pl.Float64,

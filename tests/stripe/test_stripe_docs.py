@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recovery_sim.stripe.importer import CSV_COLUMNS, CSV_REQUIRED, FIELDS
+from recovery_sim.stripe.dashboard_csv import CSV_COLUMNS, CSV_REQUIRED
+from recovery_sim.stripe.fields import FIELDS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "stripe.md").read_text(encoding="utf-8")
 

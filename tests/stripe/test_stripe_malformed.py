@@ -12,7 +12,8 @@ from stripe_helpers import FIXTURES
 from typer.testing import CliRunner
 
 from recovery_sim.cli.stripe import register
-from recovery_sim.stripe.importer import StripeImportError, import_stripe
+from recovery_sim.stripe.errors import StripeImportError
+from recovery_sim.stripe.importer import import_stripe
 
 
 def _lines(path: Path) -> list[dict]:

@@ -18,7 +18,9 @@ from stripe_helpers import FIXTURES
 from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate
 from recovery_sim.settings.config import Policy, Scenario
-from recovery_sim.stripe.export import DASHBOARD_COLUMNS, export_run, export_stripe, id_number, render_export
+from recovery_sim.stripe.export import export_run, export_stripe
+from recovery_sim.stripe.export_files import DASHBOARD_COLUMNS, render_export
+from recovery_sim.stripe.ids import id_number
 from recovery_sim.stripe.importer import import_stripe
 
 LOSSLESS = [
