@@ -7,7 +7,6 @@ and field and exits with code 2, without a traceback and without touching output
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate_in_shards
-from recovery_sim.atomic import write_all
+from recovery_sim.atomic import parquet, write_all
 from recovery_sim.cli.common import err, fail, headline_table, load_policy, load_scenario, summary_table
 from recovery_sim.cli.emails import app as emails_app
 from recovery_sim.cli.experiments import register as register_experiment_commands
@@ -87,7 +86,7 @@ def run(
     out_console.print(summary_table(by_type, "emails sent by type"))
     if out is not None:
         frames = {name: getattr(result, name) for name in ("events", "emails", "invoices", "customers")}
-        writes = {out / f"{name}.parquet": _parquet_writer(frame) for name, frame in frames.items()}
+        writes = {out / f"{name}.parquet": parquet(frame) for name, frame in frames.items()}
         summary_csv = headline.write_csv()
         writes[out / "summary.csv"] = lambda tmp: tmp.write_text(summary_csv, encoding="utf-8")
         try:
@@ -96,10 +95,6 @@ def run(
             where = exc.filename or out
             raise fail(f"{where}: cannot write ({exc.strerror or exc}); nothing was written") from None
         out_console.print(f"wrote {out}/{{events,emails,invoices,customers}}.parquet and summary.csv")
-
-
-def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
-    return lambda tmp: frame.write_parquet(tmp)
 
 
 app.add_typer(emails_app, name="emails")
