@@ -21,13 +21,9 @@ import polars as pl
 from bench import cpu_model  # the engine benchmark beside this file
 
 from recovery_sim import atomic
-from recovery_sim.experiments.experiment import (
-    DEFAULT_SHARD_SIZE,
-    default_workers,
-    open_executor,
-    shard_ranges,
-    sweep,
-)
+from recovery_sim.experiments.executors import default_workers, open_executor
+from recovery_sim.experiments.sweep import sweep
+from recovery_sim.experiments.units import DEFAULT_SHARD_SIZE, shard_ranges
 from recovery_sim.settings.config import Policy, Scenario
 
 GRID = {"retries.max_attempts": [2, 4, 6, 8], "emails.payment_failed": [False, True]}

@@ -34,14 +34,9 @@ from recovery_sim.emails import (
 )
 from recovery_sim.emails.gallery import build_gallery
 from recovery_sim.emails.replay import context_from_log
-from recovery_sim.experiments.experiment import (
-    Comparison,
-    InlineExecutor,
-    compare,
-    load_sweep,
-    open_executor,
-    sweep,
-)
+from recovery_sim.experiments.compare import Comparison, compare
+from recovery_sim.experiments.executors import InlineExecutor, open_executor
+from recovery_sim.experiments.sweep import load_sweep, sweep
 from recovery_sim.settings.config import (
     RENEWAL_REMINDER_DAYS,
     SUPPORTED_LOCALES,

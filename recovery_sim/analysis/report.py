@@ -23,16 +23,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from recovery_sim import atomic
 from recovery_sim.analysis import breakdowns, charts
 from recovery_sim.domain.money import MISSING, format_money
-from recovery_sim.experiments.experiment import (
-    DEFAULT_SHARD_SIZE,
+from recovery_sim.experiments.compare import (
     REPORT_POLICIES,
     REPORT_REPLICATIONS,
     REPORT_SEED,
     Comparison,
-    Progress,
     compare,
-    default_workers,
 )
+from recovery_sim.experiments.executors import default_workers
+from recovery_sim.experiments.units import DEFAULT_SHARD_SIZE, Progress
 from recovery_sim.resources import TEMPLATES_DIR
 from recovery_sim.settings.config import Policy, Scenario
 

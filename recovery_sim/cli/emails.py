@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
+from recovery_sim.atomic import write_text
 from recovery_sim.cli.common import fail, load_policy
-from recovery_sim.emails.files import atomic_write
 from recovery_sim.emails.links import KEY_ENV, resolve_key
 from recovery_sim.emails.render import parse_email_type, render_email
 from recovery_sim.emails.samples import sample_context
@@ -67,7 +67,7 @@ def render_command(
         if out is None:
             sys.stdout.write(f"Subject: {email.subject}\nPreheader: {email.preheader}\n\n{email.text}")
             return
-        atomic_write(out, email.text if out.suffix == ".txt" else email.html)
+        write_text(email.text if out.suffix == ".txt" else email.html, out)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:

@@ -33,8 +33,10 @@ from recovery_sim.cli.common import (
     load_scenario,
     progress_callback,
 )
-from recovery_sim.experiments import experiment
-from recovery_sim.experiments.experiment import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED
+from recovery_sim.experiments.compare import REPORT_POLICIES, REPORT_REPLICATIONS, REPORT_SEED, compare
+from recovery_sim.experiments.executors import check_dask, default_workers, open_executor
+from recovery_sim.experiments.sweep import expand_grid, sweep
+from recovery_sim.experiments.units import DEFAULT_SHARD_SIZE
 from recovery_sim.settings.config import ConfigError, Policy
 
 app = typer.Typer()
@@ -129,11 +131,6 @@ def _run(action: Callable[[], Any]) -> Any:
         raise fail(f"{exc.filename or 'output'}: cannot write ({exc.strerror or exc})") from None
 
 
-def _parquet(frame: pl.DataFrame) -> Callable[[Path], None]:
-    """The same file experiment.write_parquet_atomic writes, for atomic.write_all."""
-    return lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True)
-
-
 @app.command("compare")
 def compare_command(
     policy: PoliciesOption = None,
@@ -144,7 +141,7 @@ def compare_command(
     seed: SeedOption = REPORT_SEED,
     workers: WorkersOption = None,
     dask: DaskOption = None,
-    shard_size: ShardSizeOption = experiment.DEFAULT_SHARD_SIZE,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder for table.csv and Parquet results")
     ] = None,
@@ -154,9 +151,9 @@ def compare_command(
     def action() -> None:
         chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
-        experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
-            comparison = experiment.compare(
+        check_dask(dask)
+        with open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
+            comparison = compare(
                 chosen_scenario, chosen, replications=replications, seed=seed, executor=ex,
                 shard_size=shard_size, progress=progress,
             )  # fmt: skip
@@ -169,9 +166,9 @@ def compare_command(
             atomic.write_all(  # the four files together or none of them
                 {
                     out / "table.csv": lambda tmp: tmp.write_text(csv, encoding="utf-8"),
-                    out / "table.parquet": _parquet(comparison.table),
-                    out / "replicates.parquet": _parquet(comparison.replicates),
-                    out / "units.parquet": _parquet(comparison.units),
+                    out / "table.parquet": atomic.parquet(comparison.table),
+                    out / "replicates.parquet": atomic.parquet(comparison.replicates),
+                    out / "units.parquet": atomic.parquet(comparison.units),
                 }
             )
             console.print(f"wrote {out}/table.csv, table.parquet, replicates.parquet, units.parquet")
@@ -194,7 +191,7 @@ def sweep_command(
     seed: SeedOption = REPORT_SEED,
     workers: WorkersOption = None,
     dask: DaskOption = None,
-    shard_size: ShardSizeOption = experiment.DEFAULT_SHARD_SIZE,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
     keep_events: Annotated[
         bool, typer.Option("--keep-events", help="Also store raw events/emails/invoices")
     ] = False,
@@ -205,10 +202,10 @@ def sweep_command(
         chosen_scenario = load_scenario(scenario, customers, months)
         base = load_policy(policy)
         parsed = parse_grid(grid)
-        experiment.expand_grid(chosen_scenario, base, parsed)  # validate every combination before any work
-        experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, progress_callback("sweeping") as progress:
-            table = experiment.sweep(
+        expand_grid(chosen_scenario, base, parsed)  # validate every combination before any work
+        check_dask(dask)
+        with open_executor(workers, dask) as ex, progress_callback("sweeping") as progress:
+            table = sweep(
                 chosen_scenario, base, parsed, replications=replications, store=out, executor=ex, seed=seed,
                 shard_size=shard_size, keep_events=keep_events, progress=progress,
             )  # fmt: skip
@@ -248,15 +245,15 @@ def report_command(
     def action() -> None:
         chosen_scenario = load_scenario(scenario, customers, months)
         chosen = _policies(policy)
-        experiment.check_dask(dask)
-        with experiment.open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
+        check_dask(dask)
+        with open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
             from recovery_sim.analysis.report import (
                 build_report,  # altair is slow to import: only when a report is asked,
             )
 
             index = build_report(
                 out, scenario=chosen_scenario, policies=chosen, replications=replications, seed=seed,
-                progress=progress, executor=ex, workers=workers or experiment.default_workers(),
+                progress=progress, executor=ex, workers=workers or default_workers(),
             )  # fmt: skip
         Console().print(f"wrote {index}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from rich.console import Console
 
 from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import simulate_in_shards
-from recovery_sim.atomic import write_all
+from recovery_sim.atomic import parquet, write_all
 from recovery_sim.cli.common import (
     CustomersOption,
     MonthsOption,
@@ -76,7 +75,7 @@ def run(
     out_console.print(summary_table(by_type, "emails sent by type"))
     if out is not None:
         frames = {name: getattr(result, name) for name in ("events", "emails", "invoices", "customers")}
-        writes = {out / f"{name}.parquet": _parquet_writer(frame) for name, frame in frames.items()}
+        writes = {out / f"{name}.parquet": parquet(frame) for name, frame in frames.items()}
         summary_csv = headline.write_csv()
         writes[out / "summary.csv"] = lambda tmp: tmp.write_text(summary_csv, encoding="utf-8")
         try:
@@ -85,7 +84,3 @@ def run(
             where = exc.filename or out
             raise fail(f"{where}: cannot write ({exc.strerror or exc}); nothing was written") from None
         out_console.print(f"wrote {out}/{{events,emails,invoices,customers}}.parquet and summary.csv")
-
-
-def _parquet_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
-    return lambda tmp: frame.write_parquet(tmp)

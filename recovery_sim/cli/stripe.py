@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from recovery_sim.atomic import write_all
+from recovery_sim.atomic import parquet, write_all
 from recovery_sim.cli.common import (
     CustomersOption,
     MonthsOption,
@@ -86,7 +86,7 @@ def import_stripe_command(
         frames = {"events": history.events, "invoices": history.invoices, "customers": history.customers,
                   "replay_emails": report.emails}  # fmt: skip
         for name, frame in frames.items():
-            writes[out / f"{name}.parquet"] = lambda tmp, frame=frame: frame.write_parquet(tmp)
+            writes[out / f"{name}.parquet"] = parquet(frame)
         summary_csv = report.observed.write_csv()
         writes[out / "summary.csv"] = lambda tmp: tmp.write_text(summary_csv, encoding="utf-8")
     try:

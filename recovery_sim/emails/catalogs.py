@@ -9,15 +9,14 @@ entries. `missing_translations` is what the tests use to insist every locale is 
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
+from recovery_sim.atomic import write_bytes
 from recovery_sim.emails.i18n import DOMAIN, po_path, read_catalog
 from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR, LOCALES_DIR
 from recovery_sim.settings.config import SUPPORTED_LOCALES
@@ -55,15 +54,7 @@ def missing_translations(locale: str, template_dir: Path = EMAIL_TEMPLATES_DIR) 
 def _write_atomic(path: Path, catalog: Catalog, **options: object) -> None:
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=100, **options)  # type: ignore[arg-type]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(buffer.getvalue(), path)
 
 
 def update_catalogs(locales: tuple[str, ...] = SUPPORTED_LOCALES) -> dict[str, int]:

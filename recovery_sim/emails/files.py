@@ -1,18 +1,11 @@
-"""Atomic file output: a reader never sees a half-written file, and a failed write leaves no debris."""
+"""A whole tree of email files (the gallery) written together or not at all, never outside its root."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from recovery_sim.atomic import write_all
-
-
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write to a temporary file in the same folder, fsync, then `os.replace` it into place; on failure
-    nothing is left, not even a folder this call created. The file gets the usual permissions."""
-    return write_all({Path(path): _synced(data)})[0]
+from recovery_sim import atomic
 
 
 def write_tree(root: str | Path, files: Mapping[str, bytes | str]) -> list[Path]:
@@ -28,17 +21,5 @@ def write_tree(root: str | Path, files: Mapping[str, bytes | str]) -> list[Path]
         target = (root / relative).resolve()
         if root.resolve() not in target.parents:
             raise ValueError(f"refusing to write outside {root}: {relative}")
-        writes[target] = _synced(content)
-    return write_all(writes)
-
-
-def _synced(data: bytes | str) -> Callable[[Path], None]:
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    return write
+        writes[target] = atomic.content(content)
+    return atomic.write_all(writes)

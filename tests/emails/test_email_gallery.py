@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from recovery_sim import atomic
+from recovery_sim.atomic import write_text
 from recovery_sim.emails import files as files_module
-from recovery_sim.emails.files import atomic_write
 from recovery_sim.emails.gallery import build_gallery, gallery_files
 from recovery_sim.emails.timelines import Timelines, sample_customers
 from recovery_sim.settings.config import ConfigError
@@ -113,14 +114,14 @@ def test_nothing_is_written_when_rendering_fails(tmp_path, key):
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "page.html"
-    atomic_write(target, "old")
+    write_text("old", target)
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(files_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        atomic_write(target, "new")
+        write_text("new", target)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["page.html"]
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from recovery_sim.atomic import write_text
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
-from recovery_sim.emails.files import atomic_write
 from recovery_sim.emails.samples import SAMPLE_SENT_AT, sample_context
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "emails"
@@ -31,6 +31,6 @@ def test_golden(kind, locale, key, all_on):
     }
     for path, content in outputs.items():
         if UPDATE:
-            atomic_write(path, content)
+            write_text(content, path)
         assert path.is_file(), f"{path} missing: run with UPDATE_GOLDEN=1 to create it"
         assert path.read_text(encoding="utf-8") == content, f"{path.name} changed; UPDATE_GOLDEN=1 accepts it"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recovery_sim.experiments.experiment import Comparison, InlineExecutor, compare
+from recovery_sim.experiments.compare import Comparison, compare
+from recovery_sim.experiments.executors import InlineExecutor
 from recovery_sim.settings.config import Policy, Scenario
 
 SHIPPED = ("none", "recommended-minimum", "all-on", "aggressive")

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from recovery_sim.analysis import charts
-from recovery_sim.experiments.experiment import InlineExecutor, sweep
+from recovery_sim.experiments.executors import InlineExecutor
+from recovery_sim.experiments.sweep import sweep
 from recovery_sim.settings.config import Policy
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

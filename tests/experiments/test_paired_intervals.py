@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from recovery_sim.experiments.experiment import InlineExecutor, compare
+from recovery_sim.experiments.compare import compare
+from recovery_sim.experiments.executors import InlineExecutor
 from recovery_sim.settings.config import Policy, Scenario
 
 

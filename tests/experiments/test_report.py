@@ -9,7 +9,8 @@ import pytest
 from browser_support import PageProblems, chromium_context  # tests/ is on sys.path (rootdir conftest)
 
 from recovery_sim.analysis.report import REPORT_POLICIES, build_report, verdict
-from recovery_sim.experiments.experiment import InlineExecutor, compare
+from recovery_sim.experiments.compare import compare
+from recovery_sim.experiments.executors import InlineExecutor
 from recovery_sim.settings.config import Policy
 
 

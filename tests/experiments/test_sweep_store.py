@@ -14,7 +14,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from recovery_sim.experiments.experiment import InlineExecutor, expand_grid, load_sweep, open_executor, sweep
+from recovery_sim.experiments.executors import InlineExecutor, open_executor
+from recovery_sim.experiments.sweep import expand_grid, load_sweep, sweep
 from recovery_sim.settings.config import ConfigError, Policy, Scenario
 
 GRID = {"retries.max_attempts": [2, 6], "scenario.card_updater_rate": [0.0, 0.6]}

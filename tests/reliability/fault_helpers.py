@@ -41,7 +41,6 @@ import numpy as np
 import polars as pl
 
 from recovery_sim import atomic
-from recovery_sim.emails.files import atomic_write
 
 out = Path(sys.argv[1])
 n = 0
@@ -53,5 +52,5 @@ while True:
     atomic.write_parquet(frame, out / f"frame{n % 3}.parquet")
     html = "<!doctype html><html><body>" + "<p>row</p>" * (50_000 + n % 5) + "</body></html>\\n"
     atomic.write_text(html, out / f"page{n % 3}.html")
-    atomic_write(out / f"email{n % 3}.html", html)
+    atomic.write_bytes(html.encode("utf-8"), out / f"email{n % 3}.html")
 """

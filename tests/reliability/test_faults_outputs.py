@@ -22,8 +22,6 @@ from fault_helpers import CRASH_WRITER
 
 from recovery_sim import atomic
 from recovery_sim.cli import app as cli
-from recovery_sim.emails import files as email_files
-from recovery_sim.experiments import experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,7 +173,7 @@ def test_gallery_disk_full_leaves_no_partial_page(tmp_path, monkeypatch) -> None
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(fd)
 
-    monkeypatch.setattr(email_files.os, "fsync", flaky)
+    monkeypatch.setattr(atomic.os, "fsync", flaky)
     code, output = call_main(["emails", "preview", "--locale", "en", "--out", "gallery"], tmp_path)
     assert code == 2 and "No space left on device" in output and "Traceback" not in output
     assert not leftovers(tmp_path)
@@ -193,7 +191,7 @@ class Boom(Exception):
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replacing"])
 def test_interrupted_atomic_write(tmp_path, interrupt, existing) -> None:
     """An exception inside the writer's callback: the final name holds the old bytes or nothing, and no
-    temporary is left (atomic.atomic_write, atomic.write_all, experiment's Parquet writer)."""
+    temporary is left (atomic.atomic_write, atomic.write_all, atomic.write_parquet)."""
     target = tmp_path / "out" / "frame.parquet"
     if existing:
         atomic.write_text("previous\n", target)
@@ -216,22 +214,23 @@ def test_interrupted_atomic_write(tmp_path, interrupt, existing) -> None:
             half_then_fail(Path(file))
 
     with pytest.raises(interrupt):
-        experiment.write_parquet_atomic(Exploding({"x": [1, 2, 3]}), target)
+        atomic.write_parquet(Exploding({"x": [1, 2, 3]}), target)
     assert (target.read_bytes() if target.exists() else None) == before
     assert not leftovers(tmp_path)
     if not existing:
         assert not (tmp_path / "out" / "a.csv").exists() and not target.exists()
 
 
-def test_interrupted_email_write(tmp_path, monkeypatch) -> None:
-    """emails.files.atomic_write: a failed fsync leaves neither the file nor its temporary."""
+def test_failed_fsync_writes_nothing(tmp_path, monkeypatch) -> None:
+    """atomic.write_text (what `emails render --out` uses): a failed fsync leaves neither the file, nor
+    its temporary, nor the folder the call created."""
 
     def fail(fd):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(email_files.os, "fsync", fail)
+    monkeypatch.setattr(atomic.os, "fsync", fail)
     with pytest.raises(OSError):
-        email_files.atomic_write(tmp_path / "email.html", "<html></html>")
+        atomic.write_text("<html></html>", tmp_path / "emails" / "email.html")
     assert list(tmp_path.iterdir()) == []
 
 

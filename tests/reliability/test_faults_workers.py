@@ -18,7 +18,8 @@ import polars as pl
 import pytest
 from fault_helpers import ExitOnce
 
-from recovery_sim.experiments.experiment import InlineExecutor, open_executor, sweep
+from recovery_sim.experiments.executors import InlineExecutor, open_executor
+from recovery_sim.experiments.sweep import sweep
 from recovery_sim.settings.config import Policy, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,7 +37,9 @@ from recovery_sim import api
 from recovery_sim.analysis.breakdowns import shard_metrics
 from recovery_sim.analysis.metrics import summary
 from recovery_sim.domain import rules
-from recovery_sim.experiments.experiment import InlineExecutor, Task, compare, open_executor, run_task
+from recovery_sim.experiments.compare import compare
+from recovery_sim.experiments.executors import InlineExecutor, open_executor
+from recovery_sim.experiments.units import Task, run_task
 from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Policy, Scenario
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
