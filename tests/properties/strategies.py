@@ -50,8 +50,10 @@ NO_DEFAULT = PydanticUndefined
 """The default of a required field: any two different drawn values count as varied."""
 
 SMALL_WORLD: dict[tuple[type[BaseModel], str], st.SearchStrategy] = {
-    (Cohort, "customers"): st.integers(1, 8),
-    (Scenario, "horizon_months"): st.integers(1, 5),
+    (Cohort, "customers"): st.integers(1, 25),
+    (Scenario, "horizon_months"): st.integers(1, 12),
+    # The model takes any positive frequency; one of 1e-200 days sends reminders until memory runs out.
+    (EmailSettings, "payment_action_reminder_days"): st.floats(0.05, 10.0) | st.just(1.0),
 }
 """Sizes kept small on purpose, not constraints of the models."""
 
@@ -69,14 +71,16 @@ def _https_url(path: str) -> st.SearchStrategy[str | None]:
     return st.none() | st.just(f"https://billing.example.com/{path}")
 
 
+def _increasing(elements: st.SearchStrategy, longest: int) -> st.SearchStrategy[list]:
+    return st.sets(elements, max_size=longest).map(sorted)
+
+
 VALIDATED_FIELDS: dict[tuple[type[BaseModel], str], st.SearchStrategy] = {
     (Cohort, "signup_month"): _months(),
     (Country, "locale"): st.sampled_from(SUPPORTED_LOCALES),
     (EmailSettings, "upcoming_renewal_days"): st.sampled_from(RENEWAL_REMINDER_DAYS),
-    (EmailSettings, "invoice_reminder_offsets"): st.sets(st.integers(-30, 90), max_size=5).map(sorted),
-    (RetrySettings, "fixed_offsets_days"): st.sets(st.floats(0.0, 28.0, exclude_min=True), max_size=11).map(
-        sorted
-    ),
+    (EmailSettings, "invoice_reminder_offsets"): _increasing(st.integers(-30, 90), 5),
+    (RetrySettings, "fixed_offsets_days"): _increasing(st.floats(0.0, 28.0, exclude_min=True), 11),
     (LinkSettings, "update_payment_url"): _https_url("update"),
     (LinkSettings, "subscription_management_url"): _https_url("manage"),
 }
