@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 
 import polars as pl
 from hypothesis import HealthCheck, given, seed, settings
@@ -21,7 +22,7 @@ from recovery_sim.settings.config import Policy, Scenario
 from .strategies import NO_DEFAULT, RESPECTED, leaf_defaults, leaf_values, worlds
 
 FRAMES = ("events", "emails", "invoices", "customers")
-EXAMPLES = 80
+EXAMPLES = 150
 SEED = 20260101
 PARITY = settings(
     max_examples=EXAMPLES,
@@ -71,7 +72,8 @@ def test_fast_path_equals_reference_path(world) -> None:
     assert_paths_agree(*world)
 
 
-def drawn_worlds() -> list[tuple[Scenario, Policy, int]]:
+@cache
+def drawn_worlds() -> tuple[tuple[Scenario, Policy, int], ...]:
     """The examples the parity test draws (same strategy, settings and seed), without simulating."""
     drawn = []
 
@@ -82,7 +84,7 @@ def drawn_worlds() -> list[tuple[Scenario, Policy, int]]:
         drawn.append(world)
 
     draw()
-    return drawn
+    return tuple(drawn)
 
 
 def never_varied(model: type[BaseModel], examples: Iterable[BaseModel]) -> list[str]:
