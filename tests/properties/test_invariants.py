@@ -1,7 +1,7 @@
 """Invariants that hold for any scenario and policy, on both engine paths (hypothesis).
 
 Each example draws a small world (failure rates, trials, send_invoice, Boleto, test mode, card expiry,
-customer behaviour) and a policy (which emails are on, retry mode, end action, link settings), runs the
+customer behaviour) and any valid policy (`strategies.policies`, walked from the Policy model), runs the
 fast and the reference path, and checks that they agree and that the SPEC's guarantees hold.
 """
 
@@ -19,23 +19,12 @@ from hypothesis import strategies as st
 
 from recovery_sim import api
 from recovery_sim.domain import rules
-from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Policy
 from recovery_sim.simulation.compiled import driver
 from recovery_sim.simulation.reference.engine import Engine
 
+from .strategies import policies
+
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-EMAIL_SWITCHES = [
-    "payment_failed",
-    "invoice_reminders",
-    "trial_will_end",
-    "upcoming_renewal",
-    "payment_action_required",
-    "payment_action_reminders",
-    "card_expiring",
-    "receipts",
-    "invoice_finalized",
-    "subscription_canceled",
-]
 SUCCESS = ["payment_succeeded", "invoice_paid"]
 
 
@@ -134,27 +123,7 @@ def worlds(draw, build):
         test_mode=test_mode,
         card_updater_rate=draw(probability()),
     )
-    emails = {name: draw(st.booleans()) for name in EMAIL_SWITCHES}
-    emails["upcoming_renewal_days"] = draw(st.sampled_from(RENEWAL_REMINDER_DAYS))
-    emails["upcoming_renewal_intervals"] = draw(st.sampled_from([["year"], ["month"], ["month", "year"]]))
-    emails["payment_action_reminder_days"] = draw(st.sampled_from([0.5, 1.0, 2.0]))
-    emails["invoice_reminder_offsets"] = sorted(draw(st.sets(st.integers(-10, 30), max_size=5)))
-    fixed = sorted(draw(st.sets(st.integers(1, 28), min_size=1, max_size=6)))
-    policy = Policy.model_validate(
-        {
-            "name": "drawn",
-            "emails": emails,
-            "links": {"subscription_management": draw(st.sampled_from(["none", "hosted"]))},
-            "retries": {
-                "mode": draw(st.sampled_from(["fixed", "smart"])),
-                "fixed_offsets_days": fixed,
-                "max_attempts": draw(st.integers(1, 10)),
-                "window_days": draw(st.sampled_from([7, 14, 21])),
-                "retry_hard_declines": draw(st.booleans()),
-            },
-            "end_action": draw(st.sampled_from(["cancel", "mark_unpaid", "leave_past_due"])),
-        }
-    )
+    policy = draw(policies())  # every policy setting, walked from the model
     return scenario, policy, draw(st.integers(0, 2**32))
 
 
