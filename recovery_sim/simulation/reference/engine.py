@@ -15,17 +15,14 @@ import datetime as dt
 import gc
 import math
 from dataclasses import dataclass, field
-from heapq import heappush
 from types import SimpleNamespace
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL
-from simpy.events import PENDING
 
-from recovery_sim.domain import rules
-from recovery_sim.domain.calendar import boundaries, whole_days
-from recovery_sim.domain.declines import EXPIRED_CARD, decline_codes
+from recovery_sim.domain import formulas, rules
+from recovery_sim.domain.calendar import whole_days
+from recovery_sim.domain.declines import EXPIRED_CARD
 from recovery_sim.domain.enums import (
     Actor,
     CollectionMethod,
@@ -33,24 +30,25 @@ from recovery_sim.domain.enums import (
     EmailType,
     EventKind,
     InvoiceStatus,
-    PaymentMethodKind,
     SubscriptionStatus,
 )
 from recovery_sim.settings.config import Policy, Scenario
-from recovery_sim.simulation.customers import METHOD_KINDS, RECIPIENT_KINDS, Customers, new_card_expiry
+from recovery_sim.simulation.customers import (
+    BOLETO,
+    CARD,
+    METHOD_KINDS,
+    RECIPIENT_KINDS,
+    Customers,
+    card_emails_at,
+    first_periods,
+    has_card_process,
+    new_card_expiry,
+)
 from recovery_sim.simulation.events import ACTOR, DECLINE, EMAIL, KIND, NO_INVOICE, STATUS, Recorder
+from recovery_sim.simulation.reference.environment import Environment
 from recovery_sim.simulation.rng import Purpose, Streams
-
-CARD = METHOD_KINDS.index(PaymentMethodKind.CARD)
-BOLETO = METHOD_KINDS.index(PaymentMethodKind.BOLETO)
-PER_PERIOD = 64  # keyed-draw indices per billing period: index = period * 64 + slot
-SLOT_REMINDER = 48
-SLOT_TRIAL = 49
-SLOT_PAUSED = 50
-SLOT_LINK_PAYMENT = 60
-SLOT_CONFIRM = 16
-SLOT_INVOICE_REMINDER = 32
-CARD_INDEX = 100_000  # keyed-draw index base for card-lifecycle draws: CARD_INDEX + card version
+from recovery_sim.simulation.slots import draw_index
+from recovery_sim.simulation.tables import RunTables
 
 _STATUS_EVENT = {
     SubscriptionStatus.CANCELED: EventKind.SUBSCRIPTION_CANCELED,
@@ -107,87 +105,11 @@ class Subscription:
         )
 
 
-def card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
-    """`_card_email_at` for every customer's first card (vectorised)."""
-    month = (c.card_exp_year.astype(np.int64) - 1970) * 12 + c.card_exp_month.astype(np.int64) - 1
-    first = month.astype("datetime64[M]").astype("datetime64[D]")
-    days = (first - np.datetime64(start, "D")).astype(np.int64)
-    return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
-
-
-def has_card_process(c: Customers, card_email_at: np.ndarray, horizon: float) -> np.ndarray:
-    """Customers whose first card gets an R9 process: charge_automatically cards emailed in the horizon."""
-    return ~c.send_invoice & (c.method == CARD) & (card_email_at < horizon)
-
-
-def decline_edges(scenario: Scenario) -> np.ndarray:
-    """Cumulative shares of the decline codes (file order) that a failed first attempt draws from."""
-    mix = scenario.decline_mix
-    shares = [mix.get(d.code, 0.0) if mix else d.share for d in decline_codes()]
-    return np.cumsum(shares) / sum(shares)
-
-
-def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.ndarray:
-    """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
-    step = plan_step[c.plan]
-    existing = c.signup_at < 0
-    k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
-    rows = np.flatnonzero(existing)  # the estimate is at most a period or two short: step those forward
-    while rows.size:
-        at = boundaries(start, c.anchor_day[rows], c.anchor_frac[rows], 1, k[rows] * step[rows])
-        rows = rows[at < 0]
-        k[rows] += 1
-    return k
-
-
-def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
-    """R9: the first instant of the expiry month (one calendar month before the card stops working)."""
-    if not math.isfinite(expires_at):
-        return math.inf
-    return float((dt.date(exp_year, exp_month, 1) - start).days)
-
-
 @dataclass(frozen=True, slots=True)
 class _Final:
     """A subscription's state after the run, as far as anyone reads it."""
 
     status: SubscriptionStatus
-
-
-class _Started:
-    """What `Process._resume` needs of the event that starts a process."""
-
-    _ok = True
-    _value = None
-
-
-_STARTED = _Started()
-
-
-class _Environment(simpy.Environment):
-    """SimPy plus waits until an absolute instant.
-
-    `timeout(when - now)` fires at `now + (when - now)`, which float rounding can put one ulp away from
-    `when`, depending on where the process waited from. The compiled path (kernel.py) schedules
-    absolute instants, so every wait on a scheduled instant goes through `timeout_at` and lands exactly.
-    """
-
-    def timeout_at(self, when: float) -> simpy.Event:
-        event = simpy.Event(self)
-        event._ok, event._value = True, None  # a triggered event, like a Timeout
-        heappush(self._queue, (max(when, self._now), NORMAL, next(self._eid), event))
-        return event
-
-    def start(self, generator) -> None:
-        """`process(generator)` for processes created before `run`, without an `Initialize` event.
-
-        SimPy would run every such process to its first `yield` at time 0, in creation order, before
-        anything else; running it there and then does the same, and spares a heap entry per process.
-        """
-        process = simpy.Process.__new__(simpy.Process)
-        process.env, process.callbacks, process._value = self, [], PENDING
-        process._generator = generator
-        process._resume(_STARTED)
 
 
 class Engine:
@@ -216,44 +138,29 @@ class Engine:
         )
         self.streams = streams
         self.start = scenario.start_date
+        self.start_day = (scenario.start_date - dt.date(1970, 1, 1)).days
         self.horizon = scenario.horizon_days
         self.behaviour = scenario.behaviour
         self.test_mode = scenario.test_mode.enabled
         self.rec = Recorder()
-        self.env = _Environment()
+        self.env = Environment()
         self.invoices: list[Invoice] = []
-        codes = decline_codes()
-        self.decline_edges = decline_edges(scenario)
-        self.decline_ids = [DECLINE[d.code] for d in codes]
-        self.decline_hard = {DECLINE[d.code]: d.hard for d in codes}
-        self.retry_success = {DECLINE[d.code]: d.retry_success for d in codes}
-        self.retry_offsets = policy.retries.offsets()
-        self.sends = {t: rules.policy_sends(policy, t) for t in EmailType}
-        self.act_chance = {t: self.behaviour.act_on_email.get(t, 0.0) for t in EmailType}
-        self.fatigue = self.behaviour.fatigue
-        self.plan_step = [p.step_months for p in customers.plans]
-        self.plan_price = [p.price for p in customers.plans]
-        self.plan_interval = [p.interval for p in customers.plans]
-        self.cohort_rate = [c.first_attempt_failure_rate for c in scenario.cohorts]
-        self.cohort_3ds = [c.three_ds_share for c in scenario.cohorts]
-        self.cohort_due = [c.days_until_due for c in scenario.cohorts]
+        self.tables = t = RunTables.build(scenario, policy, customers.plans)
+        self.slots = t.slots
+        self.decline_edges = np.array(t.decline_edges)
+        self.retry_offsets = t.retry_offsets
+        self.sends = {e: t.sends[EMAIL[e]] for e in EmailType}
+        self.act_chance = {e: t.act_chance[EMAIL[e]] for e in EmailType}
+        self.fatigue = t.fatigue
         self.subs: list[Subscription] = []
-        # R3/R3b/R10b and R12 depend only on (type, collection method) and (type, recipient): decide once.
+        # R3/R3b/R10b and R12 depend only on (type, collection method) and (type, recipient).
         self._links = {
-            (t, send_invoice): (
-                rules.carries_update_link(t, method),
-                rules.carries_management_link(policy, t, method),
-            )
-            for t in EmailType
-            for send_invoice, method in (
-                (False, CollectionMethod.CHARGE_AUTOMATICALLY),
-                (True, CollectionMethod.SEND_INVOICE),
-            )
+            (e, send_invoice): (t.links[EMAIL[e]][send_invoice], t.management[EMAIL[e]][send_invoice])
+            for e in EmailType
+            for send_invoice in (False, True)
         }
         self._delivered = {
-            (t, r): rules.delivered_in_test_mode(t, kind, self.test_mode)
-            for t in EmailType
-            for r, kind in enumerate(RECIPIENT_KINDS)
+            (e, r): t.delivered[EMAIL[e]][r] for e in EmailType for r in range(len(RECIPIENT_KINDS))
         }
 
     # ------------------------------------------------------------------------------------- set-up
@@ -277,7 +184,7 @@ class Engine:
     def _run(self) -> Recorder:
         c = self.c
         self.card_email_at = card_emails_at(c, self.start)
-        first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64)).tolist()
+        first_period = first_periods(c, self.start, np.array(self.tables.plan_step, dtype=np.int64)).tolist()
         card_process = has_card_process(c, self.card_email_at, self.horizon).tolist()
         # Callers read each subscription's final status only.
         final = {status: _Final(status) for status in SubscriptionStatus}
@@ -285,7 +192,7 @@ class Engine:
         # Customers never interact and every draw is keyed: SimPy runs them a batch at a time (rows are
         # those of one big run, as for shards), which keeps the event queue and live state small.
         for first in range(0, len(c), self.batch):
-            self.env = env = _Environment()
+            self.env = env = Environment()
             batch = []
             for j in range(first, min(first + self.batch, len(c))):
                 s = Subscription(
@@ -305,7 +212,7 @@ class Engine:
             self._flush_invoices()
             for s in batch:
                 self.subs[s.j] = final[s.status]
-        self.env = _Environment()
+        self.env = Environment()
         return self.rec
 
     # --------------------------------------------------------------------------- helpers on state
@@ -388,7 +295,7 @@ class Engine:
         acts = False
         # One acts on an email one received; a link-type email whose link was dead has nothing to follow.
         if delivered and act_index is not None and (link or not self._links[email_type, send_invoice][0]):
-            chance = self.act_chance[email_type] * self.fatigue**earlier
+            chance = formulas.act_chance(self.act_chance[email_type], self.fatigue, earlier)
             acts = self._u(Purpose.ACT, s, act_index) < chance
         self.rec.email(
             now,
@@ -418,9 +325,13 @@ class Engine:
     # ---------------------------------------------------------------------------- money movements
 
     def _new_invoice(self, s: Subscription, period: int) -> Invoice:
-        amount = self.plan_price[self.cl.plan[s.j]]
+        amount = self.tables.plan_price[self.cl.plan[s.j]]
         invoice = Invoice(
-            id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now, amount=amount
+            id=formulas.invoice_id(s.id, period),
+            customer=s.id,
+            period=period,
+            created_at=self.env.now,
+            amount=amount,
         )
         self.invoices.append(invoice)
         s.open_invoices.append(invoice)
@@ -462,7 +373,7 @@ class Engine:
             s.card_version += 1
             month, year = new_card_expiry(self.streams, s.id, s.card_version, now, self.start)
             s.card_expires_at = rules.card_expires_at(month, year, self.start)
-            s.card_email_at = _card_email_at(s.card_expires_at, month, year, self.start)
+            s.card_email_at = formulas.card_expiring_email_day(year, month, self.start_day)
             self._event(s, EventKind.CARD_UPDATED, actor=actor)
             if s.card_email_at < self.horizon:
                 self.env.process(self._card(s, s.card_version))
@@ -480,9 +391,8 @@ class Engine:
         self._event(s, EventKind.LINK_FOLLOWED, actor=Actor.CUSTOMER_LINK)
         self._new_method(s, Actor.CUSTOMER_LINK)
         for invoice in list(s.open_invoices):
-            if self._u(Purpose.NEW_METHOD, s, invoice.period * PER_PERIOD + SLOT_LINK_PAYMENT) < (
-                self.behaviour.new_method_success
-            ):
+            index = draw_index(invoice.period, self.slots.link_payment, self.slots.per_period)
+            if self._u(Purpose.NEW_METHOD, s, index) < (self.behaviour.new_method_success):
                 invoice.attempts += 1
                 self._pay(s, invoice, Actor.CUSTOMER_LINK, invoice.attempts)
         if s.activation is not None and not s.activation.triggered:
@@ -507,7 +417,8 @@ class Engine:
             period += 1
 
     def _boundary(self, s: Subscription, k: int) -> float:
-        return whole_days(self.start, s.anchor_day, k * self.plan_step[self.cl.plan[s.j]]) + s.anchor_frac
+        step = self.tables.plan_step[self.cl.plan[s.j]]
+        return whole_days(self.start, s.anchor_day, k * step) + s.anchor_frac
 
     def _period(self, s: Subscription, k: int):
         """One billing period ending in renewal k. Returns False once the subscription stops billing."""
@@ -517,16 +428,14 @@ class Engine:
         period_start = self._boundary(s, k - 1) if k > 0 else float(self.cl.signup_at[s.j])
         s.period_end = renew_at
         new_signup = k == 0 and self.cl.signup_at[s.j] >= 0 and self.cl.trial_days[s.j] == 0
-        reminder = None
-        if k > 0:
-            reminder = rules.renewal_reminder_at(
-                self.policy, self.plan_interval[self.cl.plan[s.j]], period_start, renew_at
-            )
-        if reminder is not None and 0.0 <= reminder < self.horizon:
+        reminder = math.nan
+        if k > 0 and self.tables.plan_reminder[self.cl.plan[s.j]]:  # rules.renewal_reminder_at (R7a)
+            reminder = formulas.renewal_reminder_at(period_start, renew_at, self.tables.renewal_days)
+        if 0.0 <= reminder < self.horizon:
             yield env.timeout_at(reminder)
             if s.ended:
                 return False
-            index = k * PER_PERIOD + SLOT_REMINDER
+            index = draw_index(k, self.slots.renewal_reminder, self.slots.per_period)
             sent = self._send(s, EmailType.UPCOMING_RENEWAL, None, renew_at, act_index=index)
             if sent is not None:  # R7: the reminder can prompt a cancellation or a card update
                 acts, live_until = sent
@@ -548,7 +457,7 @@ class Engine:
         if s.cancel_at_period_end:
             self._cancel(s, Actor.CUSTOMER)
             return False
-        if k > 0 and self._u(Purpose.CHURN, s, k) < self._churn_chance(s):
+        if k > 0 and self._u(Purpose.CHURN, s, k) < self.tables.plan_churn[self.cl.plan[s.j]]:
             self._cancel(s, Actor.CUSTOMER)
             return False
         if new_signup:
@@ -556,7 +465,7 @@ class Engine:
         s.period_end = self._boundary(s, k + 1)  # the invoice opens the next period; R11d links end with it
         invoice = self._new_invoice(s, k)
         if self.cl.send_invoice[s.j]:
-            invoice.due_at = env.now + self.cohort_due[self.cl.cohort[s.j]]
+            invoice.due_at = env.now + self.tables.cohort_due[self.cl.cohort[s.j]]
             env.process(self._send_invoice(s, invoice))
             return True
         self._send(s, EmailType.INVOICE_FINALIZED, invoice, renew_at)
@@ -567,10 +476,6 @@ class Engine:
         yield from self._collect(s, invoice)
         return s.status is not SubscriptionStatus.CANCELED and s.status is not SubscriptionStatus.UNPAID
 
-    def _churn_chance(self, s: Subscription) -> float:
-        monthly = self.behaviour.voluntary_churn_monthly
-        return 1.0 - (1.0 - monthly) ** self.plan_step[self.cl.plan[s.j]]
-
     def _first_attempt(self, s: Subscription, invoice: Invoice) -> tuple[str, int]:
         """('paid' | 'failed' | 'confirm', decline id) for the renewal's first automatic attempt."""
         k, now = invoice.period, self.env.now
@@ -578,12 +483,13 @@ class Engine:
             return "confirm", 0
         if self.cl.method[s.j] == CARD and s.card_expires_at <= now:
             return "failed", DECLINE[EXPIRED_CARD]
-        if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[self.cl.cohort[s.j]]:
+        t = self.tables
+        if self._u(Purpose.FIRST_ATTEMPT, s, k) < t.cohort_rate[self.cl.cohort[s.j]]:
             pick = int(np.searchsorted(self.decline_edges, self._u(Purpose.DECLINE_CODE, s, k), side="right"))
-            return "failed", self.decline_ids[min(pick, len(self.decline_ids) - 1)]
+            return "failed", t.decline_ids[min(pick, len(t.decline_ids) - 1)]
         if (
             self.cl.method[s.j] == CARD
-            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[self.cl.cohort[s.j]]
+            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < t.cohort_3ds[self.cl.cohort[s.j]]
         ):
             return "confirm", 0
         return "paid", 0
@@ -622,7 +528,7 @@ class Engine:
             self.policy, self._collection(s), METHOD_KINDS[self.cl.method[s.j]]
         ):
             return
-        index = invoice.period * PER_PERIOD + attempt
+        index = draw_index(invoice.period, self.slots.attempt + attempt, self.slots.per_period)
         link_dies = last and self.policy.end_action is not DunningAction.LEAVE_PAST_DUE
         period_end = self.env.now if link_dies else s.period_end
         sent = self._send(
@@ -645,7 +551,7 @@ class Engine:
                 self._self_update,
                 s,
             )
-        hard = self.decline_hard.get(decline, False) and not self.policy.retries.retry_hard_declines
+        hard = self.tables.decline_hard[decline] and not self.tables.retry_hard
         offsets = self.retry_offsets
         for attempt, offset in enumerate(offsets, start=2):
             yield env.timeout_at(t0 + offset)
@@ -655,14 +561,14 @@ class Engine:
                 continue  # no retry on a hard decline until the customer gives a new method
             invoice.attempts = attempt
             if s.method_updated_at > t0:
-                success = self._u(Purpose.NEW_METHOD, s, k * PER_PERIOD + attempt) < b_.new_method_success
+                index = draw_index(k, self.slots.attempt + attempt, self.slots.per_period)
+                success = self._u(Purpose.NEW_METHOD, s, index) < b_.new_method_success
                 decline = DECLINE["generic_decline"] if not success else 0
             elif self.cl.method[s.j] == CARD and s.card_expires_at <= env.now:
                 success, decline = False, DECLINE[EXPIRED_CARD]
             else:
-                success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(
-                    decline, 0.0
-                )
+                index = draw_index(k, self.slots.attempt + attempt, self.slots.per_period)
+                success = self._u(Purpose.RETRY, s, index) < self.tables.retry_success[decline]
             if success:
                 self._pay(s, invoice, Actor.RETRY, attempt)
                 return
@@ -702,7 +608,7 @@ class Engine:
             yield env.timeout_at(when)
             if invoice.status != OPEN:
                 return  # paid meanwhile through another live link (R10c)
-            index = k * PER_PERIOD + SLOT_CONFIRM + n
+            index = draw_index(k, self.slots.confirmation + n, self.slots.per_period)
             sent = self._send(s, email_type, invoice, min(expires, s.period_end), act_index=index, earlier=n)
             if sent and sent[0]:
                 at = when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days)
@@ -742,7 +648,7 @@ class Engine:
             yield env.timeout_at(when)
             if invoice.status != OPEN or s.status is SubscriptionStatus.CANCELED:
                 return
-            index = k * PER_PERIOD + SLOT_INVOICE_REMINDER + n
+            index = draw_index(k, self.slots.invoice_reminder + n, self.slots.per_period)
             sent = self._send(
                 s, EmailType.INVOICE_REMINDER, invoice, invoice.due_at, act_index=index, earlier=n
             )
@@ -778,12 +684,18 @@ class Engine:
         if reminder is not None and reminder < self.horizon:
             yield env.timeout_at(reminder)
             sent = self._send(
-                s, EmailType.TRIAL_WILL_END, None, end, trial_end=end, act_index=SLOT_TRIAL, earlier=0
+                s,
+                EmailType.TRIAL_WILL_END,
+                None,
+                end,
+                trial_end=end,
+                act_index=self.slots.trial_reminder,
+                earlier=0,
             )
             if sent and sent[0] and not s.has_method:
                 links.append(sent[1])
                 self._at(
-                    env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_TRIAL, b_.act_delay_days),
+                    env.now + self._delay(Purpose.ACT_DELAY, s, self.slots.trial_reminder, b_.act_delay_days),
                     self._follow_link,
                     s,
                     sent[1],
@@ -810,13 +722,13 @@ class Engine:
             invoice,
             math.inf,
             trial_end=end,
-            act_index=SLOT_PAUSED,
+            act_index=self.slots.trial_paused,
             earlier=1,
         )
         if sent and sent[0]:
             links.append(sent[1])
             self._at(
-                env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_PAUSED, b_.act_delay_days),
+                env.now + self._delay(Purpose.ACT_DELAY, s, self.slots.trial_paused, b_.act_delay_days),
                 self._follow_link,
                 s,
                 sent[1],
@@ -843,7 +755,7 @@ class Engine:
         yield env.timeout_at(email_at)
         if s.card_version != version or s.ended or not s.has_method:
             return  # R9 is about a saved card: a trial without a payment method has none
-        index = CARD_INDEX + version
+        index = self.slots.card + version
         sent = self._send(s, EmailType.CARD_EXPIRING, None, s.period_end, act_index=index)
         if sent and sent[0]:
             self._at(
