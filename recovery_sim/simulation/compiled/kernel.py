@@ -4,10 +4,10 @@ Why: a run of a million customers must cost less than SimPy needs to tick each c
 (docs/performance.md). Customers never interact and every draw is keyed, so each customer can be
 simulated alone, start to finish, by compiled code.
 
-How it stays the same model: each SimPy process has its compiled twin (processes.py), the domain's
-formulas are the very functions the SimPy side calls (compiled in jit.py), and a small per-customer
-queue orders the wake-ups exactly as SimPy's heap does: by time, then priority (a new process starts
-before any other event at the same instant), then scheduling order. `tests/test_fast_path.py` proves
+How it stays the same model: each SimPy process has its compiled twin (lifecycle.py, processes.py),
+the domain's formulas are the very functions the SimPy side calls (compiled in jit.py), and a small
+per-customer queue orders the wake-ups exactly as SimPy's heap does: by time, then priority (a new
+process starts before any other event at the same instant), then scheduling order. `tests/test_fast_path.py` proves
 the frames equal the SimPy reference path's, bit for bit.
 """
 
@@ -87,11 +87,8 @@ from recovery_sim.simulation.compiled.layout import (
     S_TRIAL_DAYS,
     S_WAITING,
 )
-from recovery_sim.simulation.compiled.processes import (
-    card,
-    lifecycle,
-    send_invoice,
-)
+from recovery_sim.simulation.compiled.lifecycle import lifecycle
+from recovery_sim.simulation.compiled.processes import card, send_invoice
 from recovery_sim.simulation.compiled.state import (
     ended,
     flush_invoices,

@@ -255,7 +255,7 @@ SIMPY_PROCESSES = (
     "send_invoice",
     "card",
 )
-"""The model's SimPy processes (`Engine._<name>`), each with its compiled twin (`processes.<name>`)."""
+"""The SimPy processes (`Engine._<name>`); each has a compiled twin `<name>` (lifecycle.py, processes.py)."""
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
