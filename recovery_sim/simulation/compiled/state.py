@@ -205,7 +205,7 @@ def boundary(f64, i64, k):
 
 @njit(cache=True, inline="always")
 def push(f64, i64, when, priority, what, a, b, x):
-    """Schedule a wake-up at `when`, never before now (as `_Environment.timeout_at`)."""
+    """Schedule a wake-up at `when`, never before now (as `Environment.timeout_at`)."""
     for slot in range(QUEUE):
         q = I_QUEUE + 5 * slot
         if i64[q + Q_WHAT] == 0:
