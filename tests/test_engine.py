@@ -12,7 +12,8 @@ import pytest
 from recovery_sim.api import simulate
 from recovery_sim.domain import rules
 from recovery_sim.domain.declines import EXPIRED_CARD, decline_codes
-from recovery_sim.settings.config import Policy, shipped_policy_names
+from recovery_sim.resources import DATA_DIR
+from recovery_sim.settings.config import ConfigError, Policy, shipped_policy_names
 
 Z = 4.0  # tolerance in binomial standard errors
 
@@ -312,3 +313,50 @@ def test_policies_share_customers_cards_and_failures(small_default) -> None:
     )
     assert (same_card["first_decline"].cast(pl.String) == same_card["first_decline_b"].cast(pl.String)).all()
     assert (both["amount"] == both["amount_b"]).all()
+
+
+# ---------------------------------------------------------------------- limits bounded by validation
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("emails.payment_action_reminder_days", 0.01, "greater than or equal to 0.0416"),
+        ("emails.invoice_reminder_offsets", [-31, 1], "between -30 and 90 days"),
+    ],
+)
+def test_policy_bounds_that_size_draw_ranges(setting: str, value, message: str) -> None:
+    """The counts the draw layout sizes its ranges from are bounded, with the field named."""
+    with pytest.raises(ConfigError, match=setting.split(".")[-1]) as caught:
+        Policy.named("all-on").with_setting(setting, value)
+    assert message in str(caught.value)
+
+
+def test_expiry_bound_exits_2_from_the_cli(tmp_path) -> None:
+    """A Boleto wait beyond 60 days is rejected: one paragraph naming the field, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    text = (DATA_DIR / "scenarios" / "default.toml").read_text(encoding="utf-8")
+    path = tmp_path / "long-boleto.toml"
+    path.write_text(
+        text.replace("[behaviour]\n", "[behaviour]\nboleto_expiry_days = 61.0\n"), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recovery_sim.cli",
+            "run",
+            "--scenario",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "behaviour.boleto_expiry_days" in result.stderr and "less than or equal to 60" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -153,12 +153,12 @@ def test_shard_of_one_customer(small_default) -> None:
 def test_engine_shortcuts_change_nothing(small_default, monkeypatch) -> None:
     """Starting processes without SimPy's Initialize event and pausing the garbage collector during the
     run are pure speed-ups: SimPy's own start and a collecting run give the same frames."""
-    from recovery_sim.simulation.reference import engine
+    from recovery_sim.simulation.reference import engine, environment
 
     runs = [
         simulate(small_default, Policy.named(name), seed=11, fast=False) for name in ("all-on", "aggressive")
     ]
-    monkeypatch.setattr(engine._Environment, "start", lambda env, generator: env.process(generator))
+    monkeypatch.setattr(environment.Environment, "start", lambda env, generator: env.process(generator))
     monkeypatch.setattr(engine.gc, "disable", lambda: None)
     for name, run in zip(("all-on", "aggressive"), runs, strict=True):
         assert_same_frames(run, simulate(small_default, Policy.named(name), seed=11, fast=False))
@@ -176,10 +176,10 @@ def test_simpy_batches_change_nothing(small_default, monkeypatch) -> None:
 def test_kernel_chunks_change_nothing(small_default, monkeypatch) -> None:
     """The compiled path records into buffers of a fixed size, chunk after chunk; any size gives the
     same frames (here a chunk holds a few dozen customers' rows)."""
-    from recovery_sim.simulation.compiled import driver, kernel
+    from recovery_sim.simulation.compiled import driver, layout
 
     whole = simulate(small_default, Policy.named("all-on"), seed=13)
-    monkeypatch.setattr(driver, "_BUFFER_ROWS", 128 * kernel.MAX_INVOICES + 500)
+    monkeypatch.setattr(driver, "_BUFFER_ROWS", 128 * layout.MAX_INVOICES + 500)
     assert_same_frames(whole, simulate(small_default, Policy.named("all-on"), seed=13))
 
 
@@ -208,3 +208,47 @@ def test_customers_beyond_the_kernels_room_run_in_simpy(make_scenario) -> None:
     with pytest.warns(UserWarning, match="uses the SimPy engine"):
         fast = simulate(scenario, policy, seed=15)
     assert_same_frames(fast, simulate(scenario, policy, seed=15, fast=False))
+
+
+# --------------------------------------------------------------------------------------------- limits
+
+
+def test_many_invoice_reminders_run_compiled(make_scenario, recwarn) -> None:
+    """18 invoice reminders (valid: distinct days within -30..90) run on the compiled path, no
+    fallback, with the reference path's frames; each reminder draws its own reaction."""
+    scenario = make_scenario(customers=200, send_invoice_share=1.0, behaviour={"send_invoice_pay_share": 0.0})
+    offsets = [-10, -7, -5, -3, -1, 0, 1, 2, 3, 5, 7, 10, 14, 20, 25, 30, 35, 40]
+    policy = Policy.named("all-on").with_setting("emails.invoice_reminder_offsets", offsets)
+    assert_fast_equals_reference(scenario, policy, seed=16)
+    assert not [w for w in recwarn if "SimPy engine" in str(w.message)]
+    fast = simulate(scenario, policy, seed=16)
+    reminders = fast.emails.filter(pl.col("email_type") == "invoice_reminder")
+    assert reminders.group_by("invoice_id").len()["len"].max() == len(offsets)
+
+
+def test_frequent_confirmation_reminders_keep_paths_equal(make_scenario) -> None:
+    """Reminders every 0.2 days: 37 confirmation emails per payment, each with its own draw."""
+    scenario = make_scenario(customers=300, three_ds_share=0.5)
+    policy = Policy.named("all-on").with_setting("emails.payment_action_reminder_days", 0.2)
+    assert_fast_equals_reference(scenario, policy, seed=17)
+    emails = simulate(scenario, policy, seed=17).emails
+    per_payment = (
+        emails.filter(pl.col("email_type") == "payment_action_reminder").group_by("invoice_id").len()
+    )
+    assert per_payment["len"].max() > 16
+
+
+def test_decade_old_subscriptions_have_unique_invoice_ids(make_scenario) -> None:
+    """Monthly customers who signed up 12 years before the start bill periods 140 and on; their invoice
+    ids stay unique (customer * 128 + period mod 128) and both paths agree."""
+    scenario = make_scenario(
+        customers=200,
+        signup_month="2014-01",
+        signup_spread_months=6,
+        months=24,
+        first_attempt_failure_rate=0.3,
+    )
+    assert_fast_equals_reference(scenario, Policy.named("all-on"), seed=18)
+    run = simulate(scenario, Policy.named("all-on"), seed=18)
+    assert run.invoices["period"].max() >= 140
+    assert run.invoices["invoice_id"].n_unique() == run.invoices.height

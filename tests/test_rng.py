@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recovery_sim.domain import rules
+from recovery_sim.settings.config import (
+    INVOICE_REMINDER_OFFSET_DAYS,
+    MAX_EXPIRY_DAYS,
+    MIN_CONFIRMATION_REMINDER_DAYS,
+    Behaviour,
+    Policy,
+)
 from recovery_sim.simulation.rng import Purpose, Streams, stream_key
+from recovery_sim.simulation.slots import PERIOD_KEYS, SlotLayout, counts, draw_index
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 ENTITY = st.integers(min_value=0, max_value=2**63 - 1)
@@ -150,3 +159,92 @@ def test_seed_and_replication_change_the_draws() -> None:
     assert not np.array_equal(base, Streams(2, 0).uniforms(Purpose.FIRST_ATTEMPT, ids))
     assert not np.array_equal(base, Streams(1, 1).uniforms(Purpose.FIRST_ATTEMPT, ids))
     assert len(np.unique(base)) == len(base)
+
+
+# ------------------------------------------------------------------------- the draw-slot layout
+
+
+expiries = st.floats(0.01, MAX_EXPIRY_DAYS)
+policies = st.builds(
+    lambda offsets, reminders, step, mode, attempts, fixed: Policy.model_validate(
+        {
+            "emails": {
+                "invoice_reminders": True,
+                "invoice_reminder_offsets": offsets,
+                "payment_action_reminders": reminders,
+                "payment_action_reminder_days": step,
+            },
+            "retries": {"mode": mode, "max_attempts": attempts, "fixed_offsets_days": fixed},
+        }
+    ),
+    st.lists(st.integers(*INVOICE_REMINDER_OFFSET_DAYS), unique=True, max_size=121).map(sorted),
+    st.booleans(),
+    st.floats(MIN_CONFIRMATION_REMINDER_DAYS, 30),
+    st.sampled_from(["fixed", "smart"]),
+    st.integers(1, 12),
+    st.lists(st.floats(0.5, 28), unique=True, max_size=11).map(sorted),
+)
+"""Policies anywhere within the pydantic bounds that size a slot range."""
+
+
+def _draws(layout: SlotLayout, policy: Policy, behaviour: Behaviour) -> list[tuple[str, int]]:
+    """Every (use, draw index) one customer's run can take, over 62 consecutive periods and 5 cards."""
+    need = counts(policy, behaviour)
+    uses = {
+        "attempt": range(layout.attempt + 1, layout.attempt + need["attempt"]),
+        "confirmation": range(layout.confirmation, layout.confirmation + need["confirmation"]),
+        "invoice_reminder": range(
+            layout.invoice_reminder, layout.invoice_reminder + need["invoice_reminder"]
+        ),
+        "renewal_reminder": [layout.renewal_reminder],
+        "trial_reminder": [layout.trial_reminder],
+        "trial_paused": [layout.trial_paused],
+        "link_payment": [layout.link_payment],
+    }
+    out = [(f"{use}@{k}", draw_index(k, slot, layout.per_period)) for use, slots in uses.items()
+           for slot in slots for k in range(1000, 1062)]  # fmt: skip
+    return out + [(f"card{v}", layout.card + v) for v in range(5)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(policies, expiries, expiries)
+def test_no_two_uses_share_a_draw(policy: Policy, three_ds: float, boleto: float) -> None:
+    """For any valid policy and expiry, every use of a draw gets its own index (per purpose, per
+    customer), and the ranges hold every count the run can reach."""
+    behaviour = Behaviour(three_ds_expiry_days=three_ds, boleto_expiry_days=boleto)
+    layout = SlotLayout.for_run(policy, behaviour)
+    ranges = layout.ranges()
+    taken = [slot for r in ranges.values() for slot in r]
+    assert len(taken) == len(set(taken)) and max(taken) < layout.per_period
+    for name, need in counts(policy, behaviour).items():
+        assert len(ranges[name]) >= need, name
+    assert layout.card >= PERIOD_KEYS * layout.per_period
+    indices = [index for _use, index in _draws(layout, policy, behaviour)]
+    assert len(indices) == len(set(indices))
+
+
+@settings(max_examples=150, deadline=None)
+@given(policies, expiries, st.floats(0, 1000))
+def test_confirmation_range_holds_every_email(policy: Policy, expiry: float, requested_at: float) -> None:
+    """R8: the request plus its reminders (as the rules list them, from any start) fit their range."""
+    behaviour = Behaviour(three_ds_expiry_days=expiry)
+    reminders = rules.confirmation_reminder_times(policy, requested_at, requested_at + expiry)
+    assert 1 + len(reminders) <= len(SlotLayout.for_run(policy, behaviour).ranges()["confirmation"])
+
+
+def test_default_layout_is_unchanged_for_shipped_policies() -> None:
+    """Runs whose counts fit the default sizes keep the default slots, so their draws stay put."""
+    for name in ("none", "recommended-minimum", "all-on", "aggressive"):
+        layout = SlotLayout.for_run(Policy.named(name), Behaviour())
+        assert (layout.attempt, layout.confirmation, layout.invoice_reminder) == (0, 16, 32)
+        assert (layout.renewal_reminder, layout.trial_reminder, layout.trial_paused) == (48, 49, 50)
+        assert (layout.link_payment, layout.per_period, layout.card) == (60, 64, 100_000)
+
+
+def test_frequent_confirmation_reminders_widen_their_range() -> None:
+    """Reminders every 0.2 days for a 7-day 3-D Secure wait: 37 emails, which the default 16 slots
+    would have let run into the invoice reminders and the renewal reminder."""
+    policy = Policy.named("all-on").with_setting("emails.payment_action_reminder_days", 0.2)
+    layout = SlotLayout.for_run(policy, Behaviour())
+    assert len(layout.ranges()["confirmation"]) >= 37
+    assert layout.invoice_reminder >= layout.confirmation + 37 and layout.per_period > 64

@@ -18,9 +18,9 @@ from operator import attrgetter
 
 import polars as pl
 
+from recovery_sim.domain import formulas
 from recovery_sim.domain.email_types import BY_TYPE, types_where
 from recovery_sim.domain.enums import (
-    LINK_KILLING_STATUSES,
     CollectionMethod,
     EmailType,
     PaymentMethodKind,
@@ -28,11 +28,11 @@ from recovery_sim.domain.enums import (
     RecipientKind,
     SubscriptionStatus,
 )
-from recovery_sim.settings.config import Policy, add_months
+from recovery_sim.settings.config import Policy
 
 NEVER = math.inf
-TRIAL_REMINDER_LEAD_DAYS = 7.0  # R6a
-TRIAL_LINK_LIFETIME_DAYS = 30.0  # R11a
+TRIAL_REMINDER_LEAD_DAYS = formulas.TRIAL_REMINDER_LEAD_DAYS  # R6a
+TRIAL_LINK_LIFETIME_DAYS = formulas.TRIAL_LINK_LIFETIME_DAYS  # R11a
 EMAIL_LOG_WINDOW_DAYS = 30  # R13
 
 UPDATE_LINK_TYPES = types_where(lambda t: t.update_link)
@@ -65,10 +65,10 @@ def payment_failed_email_due(
     policy: Policy, collection_method: CollectionMethod, method: PaymentMethodKind
 ) -> bool:
     """R4: after each failed attempt (first and retries) of a card-paid subscription invoice."""
-    return (
-        policy.emails.payment_failed
-        and collection_method == CollectionMethod.CHARGE_AUTOMATICALLY
-        and method == PaymentMethodKind.CARD
+    return formulas.payment_failed_email_due(
+        policy.emails.payment_failed,
+        collection_method == CollectionMethod.SEND_INVOICE,
+        method == PaymentMethodKind.CARD,
     )
 
 
@@ -79,17 +79,15 @@ def invoice_reminder_times(policy: Policy, collection_method: CollectionMethod, 
     """
     if not policy.emails.invoice_reminders or collection_method != CollectionMethod.SEND_INVOICE:
         return []
-    return [due_at + offset for offset in policy.emails.invoice_reminder_offsets]
+    return [formulas.invoice_reminder_at(due_at, offset) for offset in policy.emails.invoice_reminder_offsets]
 
 
 def trial_reminder_at(policy: Policy, trial_start: float, trial_end: float) -> float | None:
     """R6a: 7 days before the trial ends (never before the trial began)."""
     if not policy.emails.trial_will_end:
         return None
-    at = trial_end - TRIAL_REMINDER_LEAD_DAYS
-    if at < trial_start - 1e-9:  # the tolerance keeps a 7-day trial's reminder despite float rounding
-        return None
-    return max(at, trial_start)
+    at = formulas.trial_reminder_at(trial_start, trial_end)
+    return None if math.isnan(at) else at
 
 
 def status_at_trial_end(has_payment_method: bool) -> SubscriptionStatus:
@@ -104,7 +102,7 @@ def renewal_reminder_at(
     e = policy.emails
     if not e.upcoming_renewal or interval not in e.upcoming_renewal_intervals:
         return None
-    return max(period_start, renewal_at - e.upcoming_renewal_days)
+    return formulas.renewal_reminder_at(period_start, renewal_at, e.upcoming_renewal_days)
 
 
 def confirmation_email_due(policy: Policy) -> bool:
@@ -121,17 +119,16 @@ def confirmation_reminder_times(policy: Policy, requested_at: float, expires_at:
         return []
     step = policy.emails.payment_action_reminder_days
     times = []
-    at = requested_at + step
-    while at < expires_at - 1e-9:
+    at = formulas.next_confirmation_reminder(requested_at, step)
+    while formulas.before_expiry(at, expires_at):
         times.append(at)
-        at += step
+        at = formulas.next_confirmation_reminder(at, step)
     return times
 
 
 def card_expires_at(exp_month: int, exp_year: int, start_date: dt.date) -> float:
     """R9 interpretation: a card is valid through the last day of its expiry month (UTC)."""
-    first_after = add_months(dt.date(exp_year, exp_month, 1), 1)
-    return float((first_after - start_date).days)
+    return formulas.card_expires_day(exp_year, exp_month, _epoch_day(start_date))
 
 
 def card_expiring_email_at(
@@ -140,7 +137,7 @@ def card_expiring_email_at(
     """R9: one calendar month before the card stops working."""
     if not policy.emails.card_expiring:
         return None
-    return float((dt.date(exp_year, exp_month, 1) - start_date).days)
+    return formulas.card_expiring_email_day(exp_year, exp_month, _epoch_day(start_date))
 
 
 # ---------------------------------------------------------------------------------- links (R3, R10, R11)
@@ -175,12 +172,13 @@ def link_live_until(
     R11a/R11c apply to trial links: 30 days after the email, or at trial end if a method was on file.
     R11b (status) depends on the future and is checked by `link_is_live`.
     """
-    until = period_end
-    if email_type in TRIAL_LINK_TYPES:
-        until = sent_at + TRIAL_LINK_LIFETIME_DAYS  # R11a; a trial link outlives the trial itself
-        if had_payment_method_at_trial_end and trial_end is not None:
-            until = min(until, trial_end)  # R11c
-    return max(until, sent_at)
+    return formulas.link_live_until(
+        email_type in TRIAL_LINK_TYPES,
+        sent_at,
+        period_end,
+        math.nan if trial_end is None else trial_end,
+        had_payment_method_at_trial_end,
+    )
 
 
 def link_is_live(
@@ -191,14 +189,12 @@ def link_is_live(
     R11b: the status kills the link as soon as it holds, so a status reached at `status_since` ≤ `at`
     makes the link dead.
     """
-    if at >= live_until:
-        return False
-    return not (status in LINK_KILLING_STATUSES and status_since <= at)
+    return formulas.link_is_live(live_until, at, formulas.STATUS_CODE[status], status_since)
 
 
 def status_kills_link(status: SubscriptionStatus) -> bool:
     """R11b."""
-    return status in LINK_KILLING_STATUSES
+    return formulas.status_kills_link(formulas.STATUS_CODE[status])
 
 
 # ----------------------------------------------------------------------------------- test mode (R12)
@@ -247,6 +243,10 @@ def email_log(emails: pl.DataFrame, customer_id: int, as_of: dt.date) -> pl.Data
         .sort("sent_at")
         .select("sent_at", "email_type", "invoice_id")
     )
+
+
+def _epoch_day(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
 
 
 def logged(types: Iterable[EmailType]) -> list[EmailType]:

@@ -38,6 +38,14 @@ RENEWAL_REMINDER_DAYS = (3, 7, 15, 30, 45, 60)
 
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "pt_BR")
 
+INVOICE_REMINDER_OFFSET_DAYS = (-30, 90)
+"""R5: the earliest and latest invoice reminder, in whole days from the due date."""
+MAX_INVOICE_REMINDERS = INVOICE_REMINDER_OFFSET_DAYS[1] - INVOICE_REMINDER_OFFSET_DAYS[0] + 1
+MAX_EXPIRY_DAYS = 60.0
+"""R8: the longest a 3-D Secure or Boleto payment may wait for its customer (Boleto's own limit)."""
+MIN_CONFIRMATION_REMINDER_DAYS = 1 / 24
+"""R8(2): reminders at most hourly, so a confirmation sends a bounded number of emails."""
+
 
 @cache
 def _time_zones() -> frozenset[str]:
@@ -178,8 +186,8 @@ class Behaviour(_Strict):
     spontaneous_fix_delay_days: PositiveDays = 6.0
     new_method_success: Probability = 0.95
     confirm_unprompted: Probability = Field(0.5, description="3-D Secure/Boleto confirmed with no email")
-    three_ds_expiry_days: PositiveDays = 7.0
-    boleto_expiry_days: PositiveDays = 3.0
+    three_ds_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = 7.0
+    boleto_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = 3.0
     card_self_update_before_expiry: Probability = 0.25
     send_invoice_pay_share: Probability = Field(0.80, description="send_invoice invoices paid unprompted")
     send_invoice_pay_delay_days: PositiveDays = 20.0
@@ -298,7 +306,9 @@ class EmailSettings(_Strict):
     upcoming_renewal_intervals: list[PlanInterval] = Field(default_factory=lambda: [PlanInterval.YEAR])
     payment_action_required: bool = False  # R8(1)
     payment_action_reminders: bool = False  # R8(2)
-    payment_action_reminder_days: PositiveDays = Field(1.0, description="R8(2) frequency")
+    payment_action_reminder_days: float = Field(
+        1.0, ge=MIN_CONFIRMATION_REMINDER_DAYS, description="R8(2) frequency"
+    )
     card_expiring: bool = False  # R9
     receipts: bool = False  # invoice_paid
     invoice_finalized: bool = False
@@ -317,8 +327,11 @@ class EmailSettings(_Strict):
     def _offsets(cls, value: list[int]) -> list[int]:
         if sorted(set(value)) != value:
             raise ValueError("invoice_reminder_offsets must be distinct and increasing")
-        if value and (value[0] < -30 or value[-1] > 90):
-            raise ValueError("invoice_reminder_offsets must lie between -30 and 90 days of the due date")
+        first, last = INVOICE_REMINDER_OFFSET_DAYS
+        if value and (value[0] < first or value[-1] > last):
+            raise ValueError(
+                f"invoice_reminder_offsets must lie between {first} and {last} days of the due date"
+            )
         return value
 
 

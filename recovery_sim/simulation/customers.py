@@ -7,17 +7,21 @@ every policy and in every shard. Returns plain numpy columns plus small lookup t
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from recovery_sim.domain.calendar import boundaries
 from recovery_sim.domain.enums import CollectionMethod, PaymentMethodKind, PlanInterval, RecipientKind
 from recovery_sim.settings.config import Scenario, add_months
 from recovery_sim.simulation.rng import Purpose, Streams
 
 METHOD_KINDS = list(PaymentMethodKind)
 RECIPIENT_KINDS = list(RecipientKind)
+CARD = METHOD_KINDS.index(PaymentMethodKind.CARD)
+BOLETO = METHOD_KINDS.index(PaymentMethodKind.BOLETO)
 
 
 @dataclass(frozen=True)
@@ -215,3 +219,29 @@ def new_card_expiry(
     today = start + dt.timedelta(days=int(now))
     target = add_months(dt.date(today.year, today.month, 1), months_ahead)
     return target.month, target.year
+
+
+def card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
+    """R9 `formulas.card_expiring_email_day` for every customer's first card (vectorised; +inf: no card)."""
+    month = (c.card_exp_year.astype(np.int64) - 1970) * 12 + c.card_exp_month.astype(np.int64) - 1
+    first = month.astype("datetime64[M]").astype("datetime64[D]")
+    days = (first - np.datetime64(start, "D")).astype(np.int64)
+    return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
+
+
+def has_card_process(c: Customers, card_email_at: np.ndarray, horizon: float) -> np.ndarray:
+    """Customers whose first card gets an R9 process: charge_automatically cards emailed in the horizon."""
+    return ~c.send_invoice & (c.method == CARD) & (card_email_at < horizon)
+
+
+def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.ndarray:
+    """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
+    step = plan_step[c.plan]
+    existing = c.signup_at < 0
+    k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
+    rows = np.flatnonzero(existing)  # the estimate is at most a period or two short: step those forward
+    while rows.size:
+        at = boundaries(start, c.anchor_day[rows], c.anchor_frac[rows], 1, k[rows] * step[rows])
+        rows = rows[at < 0]
+        k[rows] += 1
+    return k

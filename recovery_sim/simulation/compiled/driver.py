@@ -6,109 +6,68 @@ customer by customer, and gives the same rows in the same recorder columns (test
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from recovery_sim.domain import rules
-from recovery_sim.domain.declines import EXPIRED_CARD, decline_codes
-from recovery_sim.domain.enums import CollectionMethod, DunningAction, EmailType
 from recovery_sim.settings.config import Policy, Scenario
-from recovery_sim.simulation.compiled import kernel
-from recovery_sim.simulation.customers import RECIPIENT_KINDS, Customers
-from recovery_sim.simulation.events import DECLINE, DECLINES, Recorder
-from recovery_sim.simulation.reference.engine import (
-    BOLETO,
-    CARD,
-    Engine,
-    card_emails_at,
-    decline_edges,
-    first_periods,
-    has_card_process,
-)
+from recovery_sim.simulation.compiled import kernel, layout
+from recovery_sim.simulation.customers import Customers, card_emails_at, first_periods, has_card_process
+from recovery_sim.simulation.events import Recorder
+from recovery_sim.simulation.reference.engine import Engine
 from recovery_sim.simulation.rng import Streams
+from recovery_sim.simulation.tables import RunTables
 
-_END_ACTIONS = {
-    DunningAction.CANCEL: kernel.END_CANCEL,
-    DunningAction.MARK_UNPAID: kernel.END_MARK_UNPAID,
-    DunningAction.LEAVE_PAST_DUE: kernel.END_LEAVE_PAST_DUE,
-}
 _BUFFER_ROWS = 1 << 18  # rows per recording chunk (events and emails)
 
 
-def _settings(scenario: Scenario, policy: Policy, customers: Customers, streams: Streams) -> tuple:
-    """The kernel's settings arrays (`kernel.F_*` and `kernel.I_*` offsets), decided once per run."""
-    b, e, k = scenario.behaviour, policy.emails, kernel
-    f64, i64 = np.zeros(k.F_SIZE), np.zeros(k.I_SIZE, dtype=np.int64)
-    f64[[k.F_HORIZON, k.F_FATIGUE, k.F_NEW_METHOD_SUCCESS, k.F_REMINDER_CANCEL, k.F_ACT_DELAY,
-         k.F_SPONTANEOUS_FIX, k.F_SPONTANEOUS_DELAY, k.F_BOLETO_EXPIRY, k.F_THREE_DS_EXPIRY,
-         k.F_CONFIRM_UNPROMPTED, k.F_PAY_SHARE, k.F_PAY_DELAY, k.F_WRITE_OFF, k.F_TRIAL_CANCEL,
-         k.F_CARD_SELF_UPDATE, k.F_CARD_UPDATER, k.F_RENEWAL_DAYS, k.F_CONFIRM_STEP]] = [
-        scenario.horizon_days, b.fatigue, b.new_method_success, b.reminder_cancel_propensity,
-        b.act_delay_days, b.spontaneous_fix_rate, b.spontaneous_fix_delay_days, b.boleto_expiry_days,
-        b.three_ds_expiry_days, b.confirm_unprompted, b.send_invoice_pay_share,
-        b.send_invoice_pay_delay_days, b.send_invoice_write_off_days, b.trial_cancel_share,
-        b.card_self_update_before_expiry, scenario.card_updater_rate, e.upcoming_renewal_days,
-        e.payment_action_reminder_days,
-    ]  # fmt: skip
-    codes = decline_codes()
-    retries = policy.retries.offsets()
-    i64[[k.I_END_ACTION, k.I_RETRY_HARD, k.I_TRIAL_REMINDERS, k.I_CONFIRM_REMINDERS, k.I_INVOICE_REMINDERS,
-         k.I_PAYMENT_FAILED, k.I_START_DAY, k.I_CARD, k.I_BOLETO, k.I_EXPIRED_CARD, k.I_GENERIC_DECLINE,
-         k.I_AUTHENTICATION_EXPIRED, k.I_N_DECLINES, k.I_N_RETRIES, k.I_N_INVOICE_REMINDERS]] = [
-        _END_ACTIONS[policy.end_action], policy.retries.retry_hard_declines, e.trial_will_end,
-        e.payment_action_reminders, e.invoice_reminders, e.payment_failed,
-        (scenario.start_date - dt.date(1970, 1, 1)).days, CARD, BOLETO, DECLINE[EXPIRED_CARD],
-        DECLINE["generic_decline"], DECLINE["authentication_expired"], len(codes), len(retries),
-        len(e.invoice_reminder_offsets),
-    ]  # fmt: skip
+def _scalars(tables: RunTables) -> dict[str, float]:
+    """Every scalar setting under its layout name: the tables' own, the slot layout's, table lengths."""
+    slots = tables.slots
+    values = {name: getattr(tables, name) for name in layout.F_SCALARS if hasattr(tables, name)}
+    values |= {name: getattr(tables, name) for name in layout.I_SCALARS if hasattr(tables, name)}
+    values |= {f"slot_{name}": getattr(slots, name) for name, _size in slots.sizes if hasattr(slots, name)}
+    values |= {
+        "per_period": slots.per_period,
+        "card_index": slots.card,
+        "n_declines": len(tables.decline_ids),
+        "n_retries": len(tables.retry_offsets),
+        "n_invoice_reminders": len(tables.invoice_reminder_offsets),
+    }
+    return values
 
-    def put(target: np.ndarray, at: int, values, room: int, what: str) -> None:
-        values = np.asarray(values).ravel()
-        if len(values) > room:
-            raise ValueError(f"the compiled engine holds at most {room} {what}, got {len(values)}")
-        target[at : at + len(values)] = values
 
-    types = list(EmailType)
-    collections = (CollectionMethod.CHARGE_AUTOMATICALLY, CollectionMethod.SEND_INVOICE)
-    test_mode = scenario.test_mode.enabled
-    recipients = RECIPIENT_KINDS + [None] * (k.RECIPIENTS - len(RECIPIENT_KINDS))
-    put(i64, k.I_SENDS, [rules.policy_sends(policy, t) for t in types], k.TYPES, "email types")
-    put(f64, k.F_ACT_CHANCE, [b.act_on_email.get(t, 0.0) for t in types], k.TYPES, "email types")
-    put(i64, k.I_LINKS, [[rules.carries_update_link(t, m) for m in collections] for t in types],
-        2 * k.TYPES, "email types")  # R3, R10b  # fmt: skip
-    management = [[rules.carries_management_link(policy, t, m) for m in collections] for t in types]
-    put(i64, k.I_MANAGEMENT, management, 2 * k.TYPES, "email types")  # R3b
-    delivered = [
-        [r is not None and rules.delivered_in_test_mode(t, r, test_mode) for r in recipients] for t in types
-    ]
-    put(i64, k.I_DELIVERED, delivered, k.RECIPIENTS * k.TYPES, "email types")  # R12
-    put(i64, k.I_KEYS, streams.key_table().view(np.int64), 32, "draw purposes")
-
-    plans = customers.plans
-    put(i64, k.I_PLAN_STEP, [p.step_months for p in plans], k.MAX_PLANS, "plans")
-    put(i64, k.I_PLAN_PRICE, [p.price for p in plans], k.MAX_PLANS, "plans")
-    put(f64, k.F_PLAN_CHURN, [1.0 - (1.0 - b.voluntary_churn_monthly) ** p.step_months for p in plans],
-        k.MAX_PLANS, "plans")  # fmt: skip
-    reminded = [e.upcoming_renewal and p.interval in e.upcoming_renewal_intervals for p in plans]
-    put(i64, k.I_PLAN_REMINDER, reminded, k.MAX_PLANS, "plans")  # rules.renewal_reminder_at (R7a)
-    cohorts = scenario.cohorts
-    put(f64, k.F_COHORT_RATE, [c.first_attempt_failure_rate for c in cohorts], k.MAX_COHORTS, "cohorts")
-    put(f64, k.F_COHORT_3DS, [c.three_ds_share for c in cohorts], k.MAX_COHORTS, "cohorts")
-    put(f64, k.F_COHORT_DUE, [float(c.days_until_due) for c in cohorts], k.MAX_COHORTS, "cohorts")
-
-    put(f64, k.F_DECLINE_EDGES, decline_edges(scenario), k.MAX_DECLINES, "decline codes")
-    put(i64, k.I_DECLINE_IDS, [DECLINE[d.code] for d in codes], k.MAX_DECLINES, "decline codes")
-    hard, success = np.zeros(len(DECLINES), dtype=bool), np.zeros(len(DECLINES))
-    for d in codes:
-        hard[DECLINE[d.code]], success[DECLINE[d.code]] = d.hard, d.retry_success
-    put(i64, k.I_DECLINE_HARD, hard, k.MAX_DECLINES, "decline codes")
-    put(f64, k.F_RETRY_SUCCESS, success, k.MAX_DECLINES, "decline codes")
-    put(f64, k.F_RETRY_OFFSETS, retries, k.MAX_RETRIES, "retries")
-    put(f64, k.F_INVOICE_REMINDERS, e.invoice_reminder_offsets, k.MAX_INVOICE_REMINDERS, "invoice reminders")
+def _settings(tables: RunTables, streams: Streams) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's settings arrays, every value put under its name in `layout`."""
+    f64, i64 = np.zeros(layout.F_SIZE), np.zeros(layout.I_SIZE, dtype=np.int64)
+    scalars = _scalars(tables)
+    for target, offsets, names in (
+        (f64, layout.F_AT, layout.F_SCALARS),
+        (i64, layout.I_AT, layout.I_SCALARS),
+    ):
+        for name in names:
+            target[offsets[name]] = scalars[name]
+    tables_by_name = {name: getattr(tables, name) for name in dir(tables) if not name.startswith("_")}
+    tables_by_name["keys"] = streams.key_table().view(np.int64)
+    delivered = np.zeros((len(tables.delivered), layout.RECIPIENTS), dtype=bool)  # a row per email type
+    delivered[:, : len(tables.delivered[0])] = tables.delivered
+    tables_by_name["delivered"] = delivered
+    for target, offsets, sizes in ((f64, layout.F_AT, layout.F_TABLES), (i64, layout.I_AT, layout.I_TABLES)):
+        for name, room in sizes:
+            if name in tables_by_name:
+                _put(target, offsets[name], tables_by_name[name], room, name)
     return f64, i64
+
+
+def _put(target: np.ndarray, at: int, values, room: int, name: str) -> None:
+    """One table into its room; a run that needs more room than the kernel has runs in SimPy."""
+    values = np.asarray(values, dtype=target.dtype).ravel()
+    if len(values) > room:
+        raise layout.OutOfRoom(
+            f"the compiled engine holds {room} entries of {name!r}, this run needs {len(values)}"
+        )
+    target[at : at + len(values)] = values
 
 
 def _customer_columns(customers: Customers, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +106,7 @@ class CompiledEngine:
         """
         try:
             return self._run_compiled()
-        except kernel.OutOfRoom as exc:
+        except layout.OutOfRoom as exc:
             warnings.warn(f"{exc}: this run uses the SimPy engine (same results, slower)", stacklevel=2)
             reference = Engine(self.scenario, self.policy, self.c, self.streams)
             self.rec = reference.run()
@@ -161,7 +120,8 @@ class CompiledEngine:
         recording order, so neither the ranges nor the order of the chunks changes the frames.
         """
         cust_i, cust_f = _customer_columns(self.c, self.scenario)
-        settings = _settings(self.scenario, self.policy, self.c, self.streams)
+        tables = RunTables.build(self.scenario, self.policy, self.c.plans)
+        settings = _settings(tables, self.streams)
         edges = np.linspace(0, len(self.c), self.threads + 1).astype(np.int64).tolist()
         ranges = list(zip(edges[:-1], edges[1:], strict=True))
         if self.threads == 1:
@@ -181,23 +141,23 @@ class CompiledEngine:
     ) -> list:
         """Customers first..last-1, as recorder chunks (events, emails, invoices)."""
         f64, i64 = (array.copy() for array in settings)  # the customer state lives in them
-        room = 128 * kernel.MAX_INVOICES  # more rows than one customer can write
+        room = 128 * layout.MAX_INVOICES  # more rows than one customer can write
         chunks = []
         # Reused chunk after chunk: fresh pages for every chunk cost more than the kernel itself.
         rows_f = np.empty((6, _BUFFER_ROWS))
         rows_i = np.empty((23, _BUFFER_ROWS), dtype=np.int64)
         while first < last:
-            i64[kernel.S_EVENTS : kernel.S_INVOICE_ROWS + 1] = 0
+            i64[layout.S_EVENTS : layout.S_INVOICE_ROWS + 1] = 0
             first = kernel.run_customers(
                 f64, i64, rows_f, rows_i, cust_i, cust_f, first, last, self.final_status, room
             )
-            counts = i64[kernel.S_EVENTS : kernel.S_INVOICE_ROWS + 1].tolist()
+            counts = i64[layout.S_EVENTS : layout.S_INVOICE_ROWS + 1].tolist()
             chunks.append(
                 tuple(
                     _typed(spec, rows, rows_f, rows_i, n)
                     for spec, rows, n in zip(
                         (Recorder.EVENT_COLUMNS, Recorder.EMAIL_COLUMNS, Recorder.INVOICE_COLUMNS),
-                        (kernel.EVENT_ROWS, kernel.EMAIL_ROWS, kernel.INVOICE_ROWS),
+                        (layout.EVENT_ROWS, layout.EMAIL_ROWS, layout.INVOICE_ROWS),
                         counts,
                         strict=True,
                     )

@@ -1,11 +1,13 @@
-"""The SimPy model: trials, renewals, payment attempts, dunning, confirmations, cards and customers.
+"""The SimPy model: a run's set-up, the state changes and the customers' actions.
 
 One process per subscription walks its billing periods; a card process wakes a month before its card
 expires; customers' reactions to emails are scheduled callbacks that act on the state at their time.
-Every decision that SPEC names goes through `rules`; every random draw is keyed (`rng.Streams`).
+The processes are in processes.py, the SimPy adapter in environment.py. Every decision that SPEC names
+goes through `rules` and `formulas`; every setting comes from `tables.RunTables`; every random draw is
+keyed (`rng.Streams`, at indices from `slots.SlotLayout`).
 
 This is the model of record, and the reference path (`simulate(..., fast=False)`). The fast path,
-`compiled.CompiledEngine`, runs the same model compiled (kernel.py); tests/test_fast_path.py proves
+`driver.CompiledEngine`, runs the same model compiled (compiled/); tests/test_fast_path.py proves
 the frames identical. Customers never interact, so SimPy runs them `Engine.batch` at a time.
 """
 
@@ -14,43 +16,36 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
-from dataclasses import dataclass, field
-from heapq import heappush
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
-import simpy
-from simpy.core import NORMAL
-from simpy.events import PENDING
 
-from recovery_sim.domain import rules
-from recovery_sim.domain.calendar import boundaries, whole_days
-from recovery_sim.domain.declines import EXPIRED_CARD, decline_codes
+from recovery_sim.domain import formulas, rules
 from recovery_sim.domain.enums import (
     Actor,
     CollectionMethod,
-    DunningAction,
     EmailType,
     EventKind,
     InvoiceStatus,
-    PaymentMethodKind,
     SubscriptionStatus,
 )
 from recovery_sim.settings.config import Policy, Scenario
-from recovery_sim.simulation.customers import METHOD_KINDS, RECIPIENT_KINDS, Customers, new_card_expiry
-from recovery_sim.simulation.events import ACTOR, DECLINE, EMAIL, KIND, NO_INVOICE, STATUS, Recorder
+from recovery_sim.simulation.customers import (
+    CARD,
+    RECIPIENT_KINDS,
+    Customers,
+    card_emails_at,
+    first_periods,
+    has_card_process,
+    new_card_expiry,
+)
+from recovery_sim.simulation.events import ACTOR, EMAIL, KIND, NO_INVOICE, STATUS, Recorder
+from recovery_sim.simulation.reference.environment import Environment
+from recovery_sim.simulation.reference.processes import PAID, Invoice, Processes, Subscription
 from recovery_sim.simulation.rng import Purpose, Streams
-
-CARD = METHOD_KINDS.index(PaymentMethodKind.CARD)
-BOLETO = METHOD_KINDS.index(PaymentMethodKind.BOLETO)
-PER_PERIOD = 64  # keyed-draw indices per billing period: index = period * 64 + slot
-SLOT_REMINDER = 48
-SLOT_TRIAL = 49
-SLOT_PAUSED = 50
-SLOT_LINK_PAYMENT = 60
-SLOT_CONFIRM = 16
-SLOT_INVOICE_REMINDER = 32
-CARD_INDEX = 100_000  # keyed-draw index base for card-lifecycle draws: CARD_INDEX + card version
+from recovery_sim.simulation.slots import draw_index
+from recovery_sim.simulation.tables import RunTables
 
 _STATUS_EVENT = {
     SubscriptionStatus.CANCELED: EventKind.SUBSCRIPTION_CANCELED,
@@ -58,93 +53,6 @@ _STATUS_EVENT = {
     SubscriptionStatus.PAST_DUE: EventKind.SUBSCRIPTION_PAST_DUE,
     SubscriptionStatus.PAUSED: EventKind.SUBSCRIPTION_PAUSED,
 }
-
-OPEN = STATUS[InvoiceStatus.OPEN]
-PAID = STATUS[InvoiceStatus.PAID]
-
-
-@dataclass(slots=True)
-class Invoice:
-    id: int
-    customer: int
-    period: int
-    created_at: float
-    amount: int
-    status: int = OPEN
-    paid_at: float = math.inf
-    attempts: int = 0
-    first_decline: int = 0
-    at_risk: bool = False
-    paid_by: int = 0
-    due_at: float = math.inf
-
-
-@dataclass(slots=True)
-class Subscription:
-    """Mutable state of one customer's subscription during a run."""
-
-    j: int  # row in Customers
-    id: int  # global customer id (the key of every draw)
-    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
-    status_since: float = -math.inf
-    card_expires_at: float = math.inf
-    card_email_at: float = math.inf
-    card_version: int = 0
-    method_updated_at: float = -math.inf
-    has_method: bool = True
-    anchor_day: int = 0
-    anchor_frac: float = 0.0
-    period_end: float = math.inf
-    cancel_at_period_end: bool = False
-    pending: int = 0  # scheduled customer actions not yet fired
-    open_invoices: list[Invoice] = field(default_factory=list)
-    activation: simpy.Event | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.UNPAID) or (
-            self.status is SubscriptionStatus.PAUSED
-        )
-
-
-def card_emails_at(c: Customers, start: dt.date) -> np.ndarray:
-    """`_card_email_at` for every customer's first card (vectorised)."""
-    month = (c.card_exp_year.astype(np.int64) - 1970) * 12 + c.card_exp_month.astype(np.int64) - 1
-    first = month.astype("datetime64[M]").astype("datetime64[D]")
-    days = (first - np.datetime64(start, "D")).astype(np.int64)
-    return np.where(np.isfinite(c.card_expires_at), days.astype(np.float64), math.inf)
-
-
-def has_card_process(c: Customers, card_email_at: np.ndarray, horizon: float) -> np.ndarray:
-    """Customers whose first card gets an R9 process: charge_automatically cards emailed in the horizon."""
-    return ~c.send_invoice & (c.method == CARD) & (card_email_at < horizon)
-
-
-def decline_edges(scenario: Scenario) -> np.ndarray:
-    """Cumulative shares of the decline codes (file order) that a failed first attempt draws from."""
-    mix = scenario.decline_mix
-    shares = [mix.get(d.code, 0.0) if mix else d.share for d in decline_codes()]
-    return np.cumsum(shares) / sum(shares)
-
-
-def first_periods(c: Customers, start: dt.date, plan_step: np.ndarray) -> np.ndarray:
-    """Per customer, the first period whose renewal is at or after the start (0 for new signups)."""
-    step = plan_step[c.plan]
-    existing = c.signup_at < 0
-    k = np.where(existing, np.maximum(np.floor(-c.signup_at / 30.44 / step).astype(np.int64) - 1, 0), 0)
-    rows = np.flatnonzero(existing)  # the estimate is at most a period or two short: step those forward
-    while rows.size:
-        at = boundaries(start, c.anchor_day[rows], c.anchor_frac[rows], 1, k[rows] * step[rows])
-        rows = rows[at < 0]
-        k[rows] += 1
-    return k
-
-
-def _card_email_at(expires_at: float, exp_month: int, exp_year: int, start: dt.date) -> float:
-    """R9: the first instant of the expiry month (one calendar month before the card stops working)."""
-    if not math.isfinite(expires_at):
-        return math.inf
-    return float((dt.date(exp_year, exp_month, 1) - start).days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,43 +62,7 @@ class _Final:
     status: SubscriptionStatus
 
 
-class _Started:
-    """What `Process._resume` needs of the event that starts a process."""
-
-    _ok = True
-    _value = None
-
-
-_STARTED = _Started()
-
-
-class _Environment(simpy.Environment):
-    """SimPy plus waits until an absolute instant.
-
-    `timeout(when - now)` fires at `now + (when - now)`, which float rounding can put one ulp away from
-    `when`, depending on where the process waited from. The compiled path (kernel.py) schedules
-    absolute instants, so every wait on a scheduled instant goes through `timeout_at` and lands exactly.
-    """
-
-    def timeout_at(self, when: float) -> simpy.Event:
-        event = simpy.Event(self)
-        event._ok, event._value = True, None  # a triggered event, like a Timeout
-        heappush(self._queue, (max(when, self._now), NORMAL, next(self._eid), event))
-        return event
-
-    def start(self, generator) -> None:
-        """`process(generator)` for processes created before `run`, without an `Initialize` event.
-
-        SimPy would run every such process to its first `yield` at time 0, in creation order, before
-        anything else; running it there and then does the same, and spares a heap entry per process.
-        """
-        process = simpy.Process.__new__(simpy.Process)
-        process.env, process.callbacks, process._value = self, [], PENDING
-        process._generator = generator
-        process._resume(_STARTED)
-
-
-class Engine:
+class Engine(Processes):
     """Runs one (scenario, policy, seed, replication) over a set of customers."""
 
     batch = 5_000  # customers per SimPy run (any size gives the same frames)
@@ -216,44 +88,29 @@ class Engine:
         )
         self.streams = streams
         self.start = scenario.start_date
+        self.start_day = (scenario.start_date - dt.date(1970, 1, 1)).days
         self.horizon = scenario.horizon_days
         self.behaviour = scenario.behaviour
         self.test_mode = scenario.test_mode.enabled
         self.rec = Recorder()
-        self.env = _Environment()
+        self.env = Environment()
         self.invoices: list[Invoice] = []
-        codes = decline_codes()
-        self.decline_edges = decline_edges(scenario)
-        self.decline_ids = [DECLINE[d.code] for d in codes]
-        self.decline_hard = {DECLINE[d.code]: d.hard for d in codes}
-        self.retry_success = {DECLINE[d.code]: d.retry_success for d in codes}
-        self.retry_offsets = policy.retries.offsets()
-        self.sends = {t: rules.policy_sends(policy, t) for t in EmailType}
-        self.act_chance = {t: self.behaviour.act_on_email.get(t, 0.0) for t in EmailType}
-        self.fatigue = self.behaviour.fatigue
-        self.plan_step = [p.step_months for p in customers.plans]
-        self.plan_price = [p.price for p in customers.plans]
-        self.plan_interval = [p.interval for p in customers.plans]
-        self.cohort_rate = [c.first_attempt_failure_rate for c in scenario.cohorts]
-        self.cohort_3ds = [c.three_ds_share for c in scenario.cohorts]
-        self.cohort_due = [c.days_until_due for c in scenario.cohorts]
+        self.tables = t = RunTables.build(scenario, policy, customers.plans)
+        self.slots = t.slots
+        self.decline_edges = np.array(t.decline_edges)
+        self.retry_offsets = t.retry_offsets
+        self.sends = {e: t.sends[EMAIL[e]] for e in EmailType}
+        self.act_chance = {e: t.act_chance[EMAIL[e]] for e in EmailType}
+        self.fatigue = t.fatigue
         self.subs: list[Subscription] = []
-        # R3/R3b/R10b and R12 depend only on (type, collection method) and (type, recipient): decide once.
+        # R3/R3b/R10b and R12 depend only on (type, collection method) and (type, recipient).
         self._links = {
-            (t, send_invoice): (
-                rules.carries_update_link(t, method),
-                rules.carries_management_link(policy, t, method),
-            )
-            for t in EmailType
-            for send_invoice, method in (
-                (False, CollectionMethod.CHARGE_AUTOMATICALLY),
-                (True, CollectionMethod.SEND_INVOICE),
-            )
+            (e, send_invoice): (t.links[EMAIL[e]][send_invoice], t.management[EMAIL[e]][send_invoice])
+            for e in EmailType
+            for send_invoice in (False, True)
         }
         self._delivered = {
-            (t, r): rules.delivered_in_test_mode(t, kind, self.test_mode)
-            for t in EmailType
-            for r, kind in enumerate(RECIPIENT_KINDS)
+            (e, r): t.delivered[EMAIL[e]][r] for e in EmailType for r in range(len(RECIPIENT_KINDS))
         }
 
     # ------------------------------------------------------------------------------------- set-up
@@ -277,7 +134,7 @@ class Engine:
     def _run(self) -> Recorder:
         c = self.c
         self.card_email_at = card_emails_at(c, self.start)
-        first_period = first_periods(c, self.start, np.array(self.plan_step, dtype=np.int64)).tolist()
+        first_period = first_periods(c, self.start, np.array(self.tables.plan_step, dtype=np.int64)).tolist()
         card_process = has_card_process(c, self.card_email_at, self.horizon).tolist()
         # Callers read each subscription's final status only.
         final = {status: _Final(status) for status in SubscriptionStatus}
@@ -285,7 +142,7 @@ class Engine:
         # Customers never interact and every draw is keyed: SimPy runs them a batch at a time (rows are
         # those of one big run, as for shards), which keeps the event queue and live state small.
         for first in range(0, len(c), self.batch):
-            self.env = env = _Environment()
+            self.env = env = Environment()
             batch = []
             for j in range(first, min(first + self.batch, len(c))):
                 s = Subscription(
@@ -305,7 +162,7 @@ class Engine:
             self._flush_invoices()
             for s in batch:
                 self.subs[s.j] = final[s.status]
-        self.env = _Environment()
+        self.env = Environment()
         return self.rec
 
     # --------------------------------------------------------------------------- helpers on state
@@ -388,7 +245,7 @@ class Engine:
         acts = False
         # One acts on an email one received; a link-type email whose link was dead has nothing to follow.
         if delivered and act_index is not None and (link or not self._links[email_type, send_invoice][0]):
-            chance = self.act_chance[email_type] * self.fatigue**earlier
+            chance = formulas.act_chance(self.act_chance[email_type], self.fatigue, earlier)
             acts = self._u(Purpose.ACT, s, act_index) < chance
         self.rec.email(
             now,
@@ -418,9 +275,13 @@ class Engine:
     # ---------------------------------------------------------------------------- money movements
 
     def _new_invoice(self, s: Subscription, period: int) -> Invoice:
-        amount = self.plan_price[self.cl.plan[s.j]]
+        amount = self.tables.plan_price[self.cl.plan[s.j]]
         invoice = Invoice(
-            id=s.id * 128 + period, customer=s.id, period=period, created_at=self.env.now, amount=amount
+            id=formulas.invoice_id(s.id, period),
+            customer=s.id,
+            period=period,
+            created_at=self.env.now,
+            amount=amount,
         )
         self.invoices.append(invoice)
         s.open_invoices.append(invoice)
@@ -462,7 +323,7 @@ class Engine:
             s.card_version += 1
             month, year = new_card_expiry(self.streams, s.id, s.card_version, now, self.start)
             s.card_expires_at = rules.card_expires_at(month, year, self.start)
-            s.card_email_at = _card_email_at(s.card_expires_at, month, year, self.start)
+            s.card_email_at = formulas.card_expiring_email_day(year, month, self.start_day)
             self._event(s, EventKind.CARD_UPDATED, actor=actor)
             if s.card_email_at < self.horizon:
                 self.env.process(self._card(s, s.card_version))
@@ -480,9 +341,8 @@ class Engine:
         self._event(s, EventKind.LINK_FOLLOWED, actor=Actor.CUSTOMER_LINK)
         self._new_method(s, Actor.CUSTOMER_LINK)
         for invoice in list(s.open_invoices):
-            if self._u(Purpose.NEW_METHOD, s, invoice.period * PER_PERIOD + SLOT_LINK_PAYMENT) < (
-                self.behaviour.new_method_success
-            ):
+            index = draw_index(invoice.period, self.slots.link_payment, self.slots.per_period)
+            if self._u(Purpose.NEW_METHOD, s, index) < (self.behaviour.new_method_success):
                 invoice.attempts += 1
                 self._pay(s, invoice, Actor.CUSTOMER_LINK, invoice.attempts)
         if s.activation is not None and not s.activation.triggered:
@@ -491,383 +351,6 @@ class Engine:
     def _self_update(self, s: Subscription) -> None:
         """The customer fixes the method unprompted; it is used at the next scheduled attempt (R10c)."""
         if not s.ended:
-            self._new_method(s, Actor.CUSTOMER_SELF)
-
-    # ---------------------------------------------------------------------------------- processes
-
-    def _lifecycle(self, s: Subscription, period: int):
-        if self.cl.trial_days[s.j] > 0 and period == 0:
-            period = yield from self._trial(s)
-            if period < 0:
-                return
-        while True:
-            outcome = yield from self._period(s, period)
-            if not outcome:
-                return
-            period += 1
-
-    def _boundary(self, s: Subscription, k: int) -> float:
-        return whole_days(self.start, s.anchor_day, k * self.plan_step[self.cl.plan[s.j]]) + s.anchor_frac
-
-    def _period(self, s: Subscription, k: int):
-        """One billing period ending in renewal k. Returns False once the subscription stops billing."""
-        b_ = self.behaviour
-        env = self.env
-        renew_at = self._boundary(s, k)
-        period_start = self._boundary(s, k - 1) if k > 0 else float(self.cl.signup_at[s.j])
-        s.period_end = renew_at
-        new_signup = k == 0 and self.cl.signup_at[s.j] >= 0 and self.cl.trial_days[s.j] == 0
-        reminder = None
-        if k > 0:
-            reminder = rules.renewal_reminder_at(
-                self.policy, self.plan_interval[self.cl.plan[s.j]], period_start, renew_at
-            )
-        if reminder is not None and 0.0 <= reminder < self.horizon:
-            yield env.timeout_at(reminder)
-            if s.ended:
-                return False
-            index = k * PER_PERIOD + SLOT_REMINDER
-            sent = self._send(s, EmailType.UPCOMING_RENEWAL, None, renew_at, act_index=index)
-            if sent is not None:  # R7: the reminder can prompt a cancellation or a card update
-                acts, live_until = sent
-                if self._u(Purpose.REMINDER_CANCEL, s, k) < b_.reminder_cancel_propensity:
-                    s.cancel_at_period_end = True
-                if acts and s.card_expires_at <= renew_at:
-                    self._at(
-                        env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
-                        self._follow_link,
-                        s,
-                        live_until,
-                        k,
-                    )
-        if renew_at >= self.horizon:
-            return False
-        yield env.timeout_at(renew_at)
-        if s.ended:
-            return False
-        if s.cancel_at_period_end:
-            self._cancel(s, Actor.CUSTOMER)
-            return False
-        if k > 0 and self._u(Purpose.CHURN, s, k) < self._churn_chance(s):
-            self._cancel(s, Actor.CUSTOMER)
-            return False
-        if new_signup:
-            self._event(s, EventKind.SUBSCRIPTION_CREATED)
-        s.period_end = self._boundary(s, k + 1)  # the invoice opens the next period; R11d links end with it
-        invoice = self._new_invoice(s, k)
-        if self.cl.send_invoice[s.j]:
-            invoice.due_at = env.now + self.cohort_due[self.cl.cohort[s.j]]
-            env.process(self._send_invoice(s, invoice))
-            return True
-        self._send(s, EmailType.INVOICE_FINALIZED, invoice, renew_at)
-        if new_signup:  # paid on-session at checkout
-            invoice.attempts = 1
-            self._pay(s, invoice, Actor.SYSTEM, 1)
-            return True
-        yield from self._collect(s, invoice)
-        return s.status is not SubscriptionStatus.CANCELED and s.status is not SubscriptionStatus.UNPAID
-
-    def _churn_chance(self, s: Subscription) -> float:
-        monthly = self.behaviour.voluntary_churn_monthly
-        return 1.0 - (1.0 - monthly) ** self.plan_step[self.cl.plan[s.j]]
-
-    def _first_attempt(self, s: Subscription, invoice: Invoice) -> tuple[str, int]:
-        """('paid' | 'failed' | 'confirm', decline id) for the renewal's first automatic attempt."""
-        k, now = invoice.period, self.env.now
-        if self.cl.method[s.j] == BOLETO:
-            return "confirm", 0
-        if self.cl.method[s.j] == CARD and s.card_expires_at <= now:
-            return "failed", DECLINE[EXPIRED_CARD]
-        if self._u(Purpose.FIRST_ATTEMPT, s, k) < self.cohort_rate[self.cl.cohort[s.j]]:
-            pick = int(np.searchsorted(self.decline_edges, self._u(Purpose.DECLINE_CODE, s, k), side="right"))
-            return "failed", self.decline_ids[min(pick, len(self.decline_ids) - 1)]
-        if (
-            self.cl.method[s.j] == CARD
-            and self._u(Purpose.NEEDS_CONFIRMATION, s, k) < self.cohort_3ds[self.cl.cohort[s.j]]
-        ):
-            return "confirm", 0
-        return "paid", 0
-
-    def _collect(self, s: Subscription, invoice: Invoice):
-        outcome, decline = self._first_attempt(s, invoice)
-        invoice.attempts = 1
-        if outcome == "paid":
-            self._pay(s, invoice, Actor.SYSTEM, 1)
-            return
-        invoice.at_risk = True
-        if outcome == "confirm":
-            yield from self._confirmation(s, invoice)
-        else:
-            invoice.first_decline = decline
-            yield from self._dunning(s, invoice, decline)
-
-    def _failed_attempt(
-        self, s: Subscription, invoice: Invoice, decline: int, attempt: int, t0: float, last: bool = False
-    ) -> None:
-        """Record a failed attempt; R4 email after each one; schedule the customer's reaction.
-
-        After the `last` retry, dunning ends at this instant; when that cancels the subscription or
-        marks it unpaid, the email's link would be dead on arrival (R11b), so it goes without one.
-        """
-        self._event(
-            s,
-            EventKind.PAYMENT_FAILED,
-            invoice.id,
-            invoice.amount,
-            decline,
-            Actor.RETRY if attempt > 1 else Actor.SYSTEM,
-            attempt,
-        )
-        if not rules.payment_failed_email_due(
-            self.policy, self._collection(s), METHOD_KINDS[self.cl.method[s.j]]
-        ):
-            return
-        index = invoice.period * PER_PERIOD + attempt
-        link_dies = last and self.policy.end_action is not DunningAction.LEAVE_PAST_DUE
-        period_end = self.env.now if link_dies else s.period_end
-        sent = self._send(
-            s, EmailType.PAYMENT_FAILED, invoice, period_end, act_index=index, earlier=attempt - 1
-        )
-        if sent and sent[0]:
-            when = self.env.now + self._delay(Purpose.ACT_DELAY, s, index, self.behaviour.act_delay_days)
-            self._at(when, self._follow_link, s, sent[1], invoice.period)
-
-    def _dunning(self, s: Subscription, invoice: Invoice, decline: int):
-        """Retries per the policy's schedule, emails per R4, and the end-of-dunning action."""
-        env, b_ = self.env, self.behaviour
-        t0 = env.now
-        k = invoice.period
-        self._set_status(s, SubscriptionStatus.PAST_DUE)
-        self._failed_attempt(s, invoice, decline, 1, t0)
-        if self._u(Purpose.SPONTANEOUS_FIX, s, k) < b_.spontaneous_fix_rate:
-            self._at(
-                t0 + self._delay(Purpose.SPONTANEOUS_DELAY, s, k, b_.spontaneous_fix_delay_days),
-                self._self_update,
-                s,
-            )
-        hard = self.decline_hard.get(decline, False) and not self.policy.retries.retry_hard_declines
-        offsets = self.retry_offsets
-        for attempt, offset in enumerate(offsets, start=2):
-            yield env.timeout_at(t0 + offset)
-            if invoice.status != OPEN or s.ended:
-                return
-            if hard and s.method_updated_at <= t0:
-                continue  # no retry on a hard decline until the customer gives a new method
-            invoice.attempts = attempt
-            if s.method_updated_at > t0:
-                success = self._u(Purpose.NEW_METHOD, s, k * PER_PERIOD + attempt) < b_.new_method_success
-                decline = DECLINE["generic_decline"] if not success else 0
-            elif self.cl.method[s.j] == CARD and s.card_expires_at <= env.now:
-                success, decline = False, DECLINE[EXPIRED_CARD]
-            else:
-                success = self._u(Purpose.RETRY, s, k * PER_PERIOD + attempt) < self.retry_success.get(
-                    decline, 0.0
-                )
-            if success:
-                self._pay(s, invoice, Actor.RETRY, attempt)
-                return
-            self._failed_attempt(s, invoice, decline, attempt, t0, last=attempt == len(offsets) + 1)
-        if invoice.status != OPEN or s.ended:
-            return
-        self._end_of_dunning(s, invoice)
-
-    def _end_of_dunning(self, s: Subscription, invoice: Invoice) -> None:
-        action = self.policy.end_action
-        if action is DunningAction.CANCEL:
-            self._cancel(s, Actor.SYSTEM)
-        elif action is DunningAction.MARK_UNPAID:
-            self._set_status(s, SubscriptionStatus.UNPAID)  # R11b: its links die now
-        # LEAVE_PAST_DUE: the invoice stays open and the subscription keeps billing.
-
-    def _confirmation(self, s: Subscription, invoice: Invoice):
-        """R8: a payment waiting for 3-D Secure or Boleto; confirmed, or expired into end of dunning."""
-        env, b_ = self.env, self.behaviour
-        t0 = env.now
-        k = invoice.period
-        boleto = self.cl.method[s.j] == BOLETO
-        expires = t0 + (b_.boleto_expiry_days if boleto else b_.three_ds_expiry_days)
-        self._event(s, EventKind.PAYMENT_ACTION_REQUIRED, invoice.id, invoice.amount)
-        confirm_at = math.inf
-        if self._u(Purpose.CONFIRM_UNPROMPTED, s, k) < b_.confirm_unprompted:
-            confirm_at = t0 + self._delay(Purpose.CONFIRM_DELAY, s, k, (expires - t0) / 2)
-        actor = Actor.CUSTOMER_SELF
-        emails = [(t0, EmailType.PAYMENT_ACTION_REQUIRED)]
-        emails += [
-            (t, EmailType.PAYMENT_ACTION_REMINDER)
-            for t in rules.confirmation_reminder_times(self.policy, t0, expires)
-        ]
-        for n, (when, email_type) in enumerate(emails):
-            if when >= confirm_at or when >= self.horizon:
-                break
-            yield env.timeout_at(when)
-            if invoice.status != OPEN:
-                return  # paid meanwhile through another live link (R10c)
-            index = k * PER_PERIOD + SLOT_CONFIRM + n
-            sent = self._send(s, email_type, invoice, min(expires, s.period_end), act_index=index, earlier=n)
-            if sent and sent[0]:
-                at = when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days)
-                if at < confirm_at and rules.link_is_live(sent[1], at, s.status, s.status_since):
-                    confirm_at, actor = at, Actor.CUSTOMER_LINK
-        if confirm_at < expires and confirm_at < self.horizon:
-            yield env.timeout_at(confirm_at)
-            if invoice.status == OPEN:
-                self._pay(s, invoice, actor, 1)
-            return
-        if expires >= self.horizon:
-            yield env.timeout_at(self.horizon)
-            return
-        yield env.timeout_at(expires)
-        if invoice.status != OPEN:
-            return
-        invoice.first_decline = DECLINE["authentication_expired"]
-        self._event(
-            s, EventKind.PAYMENT_EXPIRED, invoice.id, invoice.amount, DECLINE["authentication_expired"]
-        )
-        self._set_status(s, SubscriptionStatus.PAST_DUE)
-        self._end_of_dunning(s, invoice)
-
-    def _send_invoice(self, s: Subscription, invoice: Invoice):
-        """R5: an invoice the customer pays by hand; reminders at the policy's offsets until settled."""
-        env, b_ = self.env, self.behaviour
-        k = invoice.period
-        self._send(s, EmailType.INVOICE_FINALIZED, invoice, invoice.due_at, force=True)  # the invoice itself
-        pay_at = math.inf
-        if self._u(Purpose.INVOICE_PAY, s, k) < b_.send_invoice_pay_share:
-            pay_at = env.now + self._delay(Purpose.INVOICE_PAY_DELAY, s, k, b_.send_invoice_pay_delay_days)
-        write_off = invoice.due_at + b_.send_invoice_write_off_days
-        reminders = rules.invoice_reminder_times(self.policy, CollectionMethod.SEND_INVOICE, invoice.due_at)
-        for n, when in enumerate(reminders):
-            if when >= pay_at or when >= write_off or when >= self.horizon:
-                break
-            yield env.timeout_at(when)
-            if invoice.status != OPEN or s.status is SubscriptionStatus.CANCELED:
-                return
-            index = k * PER_PERIOD + SLOT_INVOICE_REMINDER + n
-            sent = self._send(
-                s, EmailType.INVOICE_REMINDER, invoice, invoice.due_at, act_index=index, earlier=n
-            )
-            if sent and sent[0]:
-                pay_at = min(pay_at, when + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days))
-        settle = min(pay_at, write_off)
-        if settle >= self.horizon:
-            return
-        yield env.timeout_at(settle)
-        if invoice.status != OPEN:
-            return
-        if pay_at <= write_off and s.status is not SubscriptionStatus.CANCELED:
-            self._pay(s, invoice, Actor.CUSTOMER, 1, EventKind.INVOICE_PAID)
-            return
-        self._close_invoice(s, invoice, InvoiceStatus.UNCOLLECTIBLE)
-        if not s.ended:
-            self._end_of_dunning(s, invoice)
-
-    def _trial(self, s: Subscription):
-        """R6: reminder 7 days before the end; without a method the subscription pauses (R6b).
-
-        Returns the next period to bill, or -1 when the subscription stops here.
-        """
-        env, b_ = self.env, self.behaviour
-        start = float(self.cl.signup_at[s.j])
-        end = start + int(self.cl.trial_days[s.j])
-        yield env.timeout_at(start)
-        s.status, s.status_since = SubscriptionStatus.TRIALING, start
-        s.period_end = end  # R11d: during the trial, the current period is the trial itself
-        self._event(s, EventKind.SUBSCRIPTION_CREATED)
-        links: list[float] = []
-        reminder = rules.trial_reminder_at(self.policy, start, end)
-        if reminder is not None and reminder < self.horizon:
-            yield env.timeout_at(reminder)
-            sent = self._send(
-                s, EmailType.TRIAL_WILL_END, None, end, trial_end=end, act_index=SLOT_TRIAL, earlier=0
-            )
-            if sent and sent[0] and not s.has_method:
-                links.append(sent[1])
-                self._at(
-                    env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_TRIAL, b_.act_delay_days),
-                    self._follow_link,
-                    s,
-                    sent[1],
-                    0,
-                )
-        if end >= self.horizon:
-            return -1
-        yield env.timeout_at(end)
-        self._event(s, EventKind.TRIAL_ENDED)
-        if s.has_method:
-            if self._u(Purpose.TRIAL_CANCEL, s, 0) < b_.trial_cancel_share:
-                self._cancel(s, Actor.CUSTOMER)
-                return -1
-            s.status = SubscriptionStatus.ACTIVE
-            return 0
-        # R6b: paused; the first invoice waits for a method added on the hosted page.
-        invoice = self._new_invoice(s, 0)
-        invoice.at_risk = True
-        self._set_status(s, rules.status_at_trial_end(False))
-        s.activation = env.event()
-        sent = self._send(
-            s,
-            EmailType.TRIAL_ENDED_PAUSED,
-            invoice,
-            math.inf,
-            trial_end=end,
-            act_index=SLOT_PAUSED,
-            earlier=1,
-        )
-        if sent and sent[0]:
-            links.append(sent[1])
-            self._at(
-                env.now + self._delay(Purpose.ACT_DELAY, s, SLOT_PAUSED, b_.act_delay_days),
-                self._follow_link,
-                s,
-                sent[1],
-                0,
-            )
-        deadline = min(max(links, default=env.now), self.horizon)
-        if deadline > env.now:
-            yield s.activation | env.timeout_at(deadline)
-        if not s.activation.triggered or invoice.status != PAID:
-            if invoice.status == OPEN:
-                self._close_invoice(s, invoice, InvoiceStatus.VOID)
-            return -1
-        # Activation re-anchors billing at the moment the customer paid.
-        self._set_status(s, SubscriptionStatus.ACTIVE, Actor.CUSTOMER_LINK)
-        self._event(s, EventKind.SUBSCRIPTION_ACTIVATED, actor=Actor.CUSTOMER_LINK)
-        s.anchor_day = int(math.floor(env.now))
-        s.anchor_frac = env.now - s.anchor_day
-        return 1
-
-    def _card(self, s: Subscription, version: int):
-        """R9: a month before the card expires, an email; then the updater, or an expired card."""
-        env, b_ = self.env, self.behaviour
-        email_at, expires = s.card_email_at, s.card_expires_at
-        yield env.timeout_at(email_at)
-        if s.card_version != version or s.ended or not s.has_method:
-            return  # R9 is about a saved card: a trial without a payment method has none
-        index = CARD_INDEX + version
-        sent = self._send(s, EmailType.CARD_EXPIRING, None, s.period_end, act_index=index)
-        if sent and sent[0]:
-            self._at(
-                env.now + self._delay(Purpose.ACT_DELAY, s, index, b_.act_delay_days),
-                self._follow_link,
-                s,
-                sent[1],
-                -1,
-            )
-        if self._u(Purpose.CARD_SELF_UPDATE, s, index) < b_.card_self_update_before_expiry:
-            when = email_at + self._u(Purpose.SPONTANEOUS_DELAY, s, index) * (expires - email_at)
-            self._at(when, self._card_self_update, s, version)
-        if expires >= self.horizon:
-            return
-        yield env.timeout_at(expires)
-        if s.card_version != version or s.ended:
-            return
-        if self._u(Purpose.CARD_UPDATER, s, index) < self.scenario.card_updater_rate:
-            self._new_method(s, Actor.CARD_UPDATER)
-        else:
-            self._event(s, EventKind.CARD_EXPIRED)
-
-    def _card_self_update(self, s: Subscription, version: int) -> None:
-        if s.card_version == version and not s.ended:
             self._new_method(s, Actor.CUSTOMER_SELF)
 
     def _flush_invoices(self) -> None:
