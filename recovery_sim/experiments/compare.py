@@ -14,7 +14,7 @@ from functools import cached_property
 
 import polars as pl
 
-from recovery_sim.analysis import breakdowns
+from recovery_sim.analysis import breakdowns, intervals
 from recovery_sim.experiments import executors
 from recovery_sim.experiments.units import (
     DEFAULT_SHARD_SIZE,
@@ -87,8 +87,8 @@ class Comparison:
         if metrics is not None:
             rows = rows.filter(pl.col("metric").is_in(list(metrics)))
         by = ["key", "currency", "metric"]
-        each = breakdowns.summarize(rows, ["arm", *by], level=self.level)
-        diffs = breakdowns.paired_differences(rows, self.baseline, by, level=self.level)
+        each = intervals.summarize(rows, ["arm", *by], level=self.level)
+        diffs = intervals.paired_differences(rows, self.baseline, by, level=self.level)
         out = each.join(diffs, on=["arm", *by], how="left").with_columns(
             pl.lit(self.baseline).alias("baseline")
         )
@@ -162,7 +162,7 @@ class Comparison:
         )
         if diff.is_empty():
             raise ConfigError(f"no {metric} in {currency} for both {arm!r} and {other!r}")
-        row = breakdowns.summarize(diff, ["g"], level=self.level).row(0, named=True)
+        row = intervals.summarize(diff, ["g"], level=self.level).row(0, named=True)
         return {k: row[k] for k in ("n", "mean", "sd", "ci_low", "ci_high")}
 
     def ranking(self, metric: str = "collected", currency: str | None = None) -> list[str]:

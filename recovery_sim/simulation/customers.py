@@ -15,7 +15,7 @@ import polars as pl
 
 from recovery_sim.domain.calendar import boundaries
 from recovery_sim.domain.enums import CollectionMethod, PaymentMethodKind, PlanInterval, RecipientKind
-from recovery_sim.settings.config import Scenario, add_months
+from recovery_sim.settings.config import Scenario, TestMode, add_months
 from recovery_sim.simulation.rng import Purpose, Streams
 
 METHOD_KINDS = list(PaymentMethodKind)
@@ -167,29 +167,7 @@ def generate(scenario: Scenario, streams: Streams, ids: np.ndarray | None = None
     # A send_invoice customer pays each invoice by hand; keep their method for reporting only.
     is_card = method == METHOD_KINDS.index(PaymentMethodKind.CARD)
     signup_floor = np.floor(signup_at)
-    anchor_day = signup_floor.astype(np.int64) + trial_days
-    anchor_frac = signup_at - signup_floor
-    # The card in hand now: it expires some month from the later of signup and the scenario start.
-    start64 = np.datetime64(start, "D")
-    base = np.maximum(signup_floor.astype(np.int64), 0).astype("timedelta64[D]") + start64
-    exp_month_index = base.astype("datetime64[M]").astype(np.int64) + exp_months_ahead  # months since 1970
-    card_exp_year = (1970 + exp_month_index // 12).astype(np.int16)
-    card_exp_month = (exp_month_index % 12 + 1).astype(np.int16)
-    expires = (np.array(exp_month_index + 1, dtype="datetime64[M]").astype("datetime64[D]") - start64).astype(
-        np.int64
-    )
-    card_expires_at = np.where(is_card, expires.astype(np.float64), np.inf)
-    recipient_u = streams.uniforms(Purpose.RECIPIENT, ids)
-    tm = scenario.test_mode
-    recipient = np.where(
-        recipient_u < tm.verified_domain_share,
-        RECIPIENT_KINDS.index(RecipientKind.VERIFIED_DOMAIN),
-        np.where(
-            recipient_u < tm.verified_domain_share + tm.team_member_share,
-            RECIPIENT_KINDS.index(RecipientKind.TEAM_MEMBER),
-            RECIPIENT_KINDS.index(RecipientKind.EXTERNAL),
-        ),
-    ).astype(np.int8)
+    exp_month, exp_year, expires_at = _first_cards(signup_floor, exp_months_ahead, is_card, start)
     return Customers(
         ids=ids,
         cohort=cohort,
@@ -200,15 +178,49 @@ def generate(scenario: Scenario, streams: Streams, ids: np.ndarray | None = None
         trial_without_method=trial_without_method,
         send_invoice=send_invoice,
         method=method,
-        card_exp_month=np.where(is_card, card_exp_month, 0).astype(np.int16),
-        card_exp_year=np.where(is_card, card_exp_year, 0).astype(np.int16),
-        card_expires_at=card_expires_at,
-        recipient=recipient,
-        anchor_day=anchor_day,
-        anchor_frac=anchor_frac,
+        card_exp_month=exp_month,
+        card_exp_year=exp_year,
+        card_expires_at=expires_at,
+        recipient=_recipients(streams, ids, scenario.test_mode),
+        anchor_day=signup_floor.astype(np.int64) + trial_days,
+        anchor_frac=signup_at - signup_floor,
         plans=plans,
         countries=countries,
     )
+
+
+def _first_cards(
+    signup_floor: np.ndarray, months_ahead: np.ndarray, is_card: np.ndarray, start: dt.date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The card in hand now: it expires some month from the later of signup and the scenario start.
+
+    Returns its expiry month and year (0 for other methods) and the day it expires (inf for others)."""
+    start64 = np.datetime64(start, "D")
+    base = np.maximum(signup_floor.astype(np.int64), 0).astype("timedelta64[D]") + start64
+    month_index = base.astype("datetime64[M]").astype(np.int64) + months_ahead  # months since 1970
+    year = (1970 + month_index // 12).astype(np.int16)
+    month = (month_index % 12 + 1).astype(np.int16)
+    first_day_after = np.array(month_index + 1, dtype="datetime64[M]").astype("datetime64[D]")
+    expires = (first_day_after - start64).astype(np.int64)
+    return (
+        np.where(is_card, month, 0).astype(np.int16),
+        np.where(is_card, year, 0).astype(np.int16),
+        np.where(is_card, expires.astype(np.float64), np.inf),
+    )
+
+
+def _recipients(streams: Streams, ids: np.ndarray, test_mode: TestMode) -> np.ndarray:
+    """SPEC R12: which customers' addresses test mode delivers to (verified domain, team member)."""
+    u = streams.uniforms(Purpose.RECIPIENT, ids)
+    return np.where(
+        u < test_mode.verified_domain_share,
+        RECIPIENT_KINDS.index(RecipientKind.VERIFIED_DOMAIN),
+        np.where(
+            u < test_mode.verified_domain_share + test_mode.team_member_share,
+            RECIPIENT_KINDS.index(RecipientKind.TEAM_MEMBER),
+            RECIPIENT_KINDS.index(RecipientKind.EXTERNAL),
+        ),
+    ).astype(np.int8)
 
 
 def new_card_expiry(

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from recovery_sim.analysis import breakdowns
+from recovery_sim.analysis import breakdowns, intervals
 
 START = dt.date(2026, 1, 1)
 
@@ -196,7 +196,7 @@ def test_combine_fills_missing_rows_with_zero() -> None:
     ("df", "expected"), [(1, 12.706205), (2, 4.302653), (4, 2.776445), (9, 2.262157), (29, 2.045230)]
 )
 def test_t_quantile_matches_tables(df: int, expected: float) -> None:
-    assert breakdowns.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-5)
+    assert intervals.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-5)
 
 
 def test_summarize_and_paired_differences_by_hand() -> None:
@@ -208,16 +208,16 @@ def test_summarize_and_paired_differences_by_hand() -> None:
             "value": [10.0, 20.0, 30.0, 12.0, 21.0, 33.0],
         }
     )
-    stats = breakdowns.summarize(per_rep, ["arm", "metric"])
+    stats = intervals.summarize(per_rep, ["arm", "metric"])
     base = stats.filter(pl.col("arm") == "base").row(0, named=True)
-    half = breakdowns.t_quantile(0.975, 2) * 10.0 / math.sqrt(3)
+    half = intervals.t_quantile(0.975, 2) * 10.0 / math.sqrt(3)
     assert base["mean"] == 20.0 and base["ci_low"] == pytest.approx(20 - half)
     diffs = (
-        breakdowns.paired_differences(per_rep, "base", ["metric"])
+        intervals.paired_differences(per_rep, "base", ["metric"])
         .filter(pl.col("arm") == "new")
         .row(0, named=True)
     )
-    half_d = breakdowns.t_quantile(0.975, 2) * 1.0 / math.sqrt(3)
+    half_d = intervals.t_quantile(0.975, 2) * 1.0 / math.sqrt(3)
     assert diffs["diff_mean"] == pytest.approx(2.0)  # differences 2, 1, 3: mean 2, sd 1
     assert diffs["diff_ci_high"] - diffs["diff_ci_low"] == pytest.approx(2 * half_d)
     # Unpaired (Welch) ignores the pairing and is much wider here.
