@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.enums import DunningAction, PlanInterval
 from recovery_sim.resources import DATA_DIR
 from recovery_sim.settings.config import (
@@ -18,7 +19,6 @@ from recovery_sim.settings.config import (
     Policy,
     RetrySettings,
     Scenario,
-    add_months,
     shipped_policy_names,
 )
 

@@ -18,8 +18,9 @@ import pytest
 from recovery_sim.analysis.metrics import invoice_totals
 from recovery_sim.api import Run, simulate
 from recovery_sim.domain import rules
+from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.enums import EmailType
-from recovery_sim.settings.config import Policy, Scenario, add_months
+from recovery_sim.settings.config import Policy, Scenario
 
 Z = 4.0
 EPS = 1e-6  # days (0.09 s): datetimes in the frames are rounded to the microsecond

@@ -13,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recovery_sim.domain import formulas
-from recovery_sim.domain.calendar import whole_days
+from recovery_sim.domain.calendar import add_months, whole_days
 from recovery_sim.domain.enums import SubscriptionStatus
 from recovery_sim.domain.rules import card_expires_at
-from recovery_sim.settings.config import add_months
 from recovery_sim.simulation import slots
 from recovery_sim.simulation.compiled import jit, lifecycle, processes, state
 from recovery_sim.simulation.compiled import layout as kernel

@@ -12,8 +12,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from recovery_sim.settings.config import add_months
-
 
 def boundary(start: dt.date, anchor_day: int, anchor_frac: float, k: int, step_months: int) -> float:
     """The k-th renewal instant after an anchor given as whole day offset and fraction of a day."""
@@ -69,8 +67,13 @@ def civil_from_days(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (1 if month <= 2 else 0), month, day
 
 
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar month arithmetic, clipping to the month's last day (31 January + 1 month = 28/29 February)."""
+    return dt.date(*add_civil_months(day.year, day.month, day.day, months))
+
+
 def add_civil_months(year: int, month: int, day: int, months: int) -> tuple[int, int, int]:
-    """`config.add_months` on a (year, month, day): the same day `months` later, clipped to the month."""
+    """The same day `months` later, clipped to the month, on a (year, month, day)."""
     index = year * 12 + month - 1 + months
     to_year, to_month = index // 12, index % 12 + 1
     next_first = days_from_civil(to_year + (1 if to_month == 12 else 0), to_month % 12 + 1, 1)

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.declines import decline_code_names
 from recovery_sim.domain.enums import DunningAction, EmailType, PlanInterval
 from recovery_sim.resources import DATA_DIR
@@ -412,16 +413,6 @@ def shipped_policy_names() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Calendar month arithmetic, clipping to the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_first - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last_day))
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recovery_sim.domain.calendar import boundaries
+from recovery_sim.domain.calendar import add_months, boundaries
 from recovery_sim.domain.enums import CollectionMethod, PaymentMethodKind, PlanInterval, RecipientKind
-from recovery_sim.settings.config import Scenario, TestMode, add_months
+from recovery_sim.settings.config import Scenario, TestMode
 from recovery_sim.simulation.rng import Purpose, Streams
 
 METHOD_KINDS = list(PaymentMethodKind)

@@ -21,9 +21,10 @@ import polars as pl
 
 from recovery_sim.atomic import write_text
 from recovery_sim.domain import rules
+from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.declines import decline_code_names
 from recovery_sim.domain.enums import CollectionMethod, PaymentMethodKind
-from recovery_sim.settings.config import Scenario, add_months
+from recovery_sim.settings.config import Scenario
 from recovery_sim.stripe.errors import StripeImportError
 from recovery_sim.stripe.history import ImportedHistory
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from recovery_sim.settings.config import add_months
+from recovery_sim.domain.calendar import add_months
 
 MAX_MONTHS = 60
 """The scenario horizon's limit; a longer history is cut to it, with a warning."""

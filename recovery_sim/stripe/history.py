@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from recovery_sim.settings.config import Policy, add_months
+from recovery_sim.domain.calendar import add_months
+from recovery_sim.settings.config import Policy
 from recovery_sim.simulation.events import EmailTypeEnum
 from recovery_sim.stripe import customer_frames as cf
 from recovery_sim.stripe import invoice_frames as inf

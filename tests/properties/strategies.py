@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.declines import decline_code_names
 from recovery_sim.settings.config import (
     RENEWAL_REMINDER_DAYS,
@@ -43,7 +44,6 @@ from recovery_sim.settings.config import (
     RetrySettings,
     Scenario,
     TimeZoneName,
-    add_months,
 )
 
 NO_DEFAULT = PydanticUndefined
