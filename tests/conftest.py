@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from recovery_sim.settings.config import Scenario
+from recovery_sim.experiments.compare import Comparison, compare
+from recovery_sim.experiments.executors import InlineExecutor
+from recovery_sim.settings.config import Policy, Scenario
 
 START_DATE = "2026-01-01"
 
@@ -73,3 +75,26 @@ def make_scenario():
 def small_default() -> Scenario:
     """The shipped default scenario (three cohorts, trials, Boleto, send_invoice) at 600 customers."""
     return Scenario.default().scaled(customers=600)
+
+
+# ------------------------------------------------ one small comparison, for analysis and experiment tests
+
+SHIPPED = ("none", "recommended-minimum", "all-on", "aggressive")
+
+
+@pytest.fixture(scope="session")
+def small_scenario() -> Scenario:
+    """The shipped default scenario, 600 customers over 4 months (both currencies, trials, Boleto)."""
+    return Scenario.default().scaled(customers=600, months=4)
+
+
+@pytest.fixture(scope="session")
+def shipped_policies() -> dict[str, Policy]:
+    return {name: Policy.named(name) for name in SHIPPED}
+
+
+@pytest.fixture(scope="session")
+def small_comparison(small_scenario: Scenario, shipped_policies: dict[str, Policy]) -> Comparison:
+    return compare(
+        small_scenario, shipped_policies, replications=3, seed=11, executor=InlineExecutor(), shard_size=250
+    )

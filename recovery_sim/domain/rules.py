@@ -3,7 +3,7 @@ how long a link lives, what test mode delivers and what the email log shows.
 
 The engine, the Stripe replay and the email previews all call these; the compiled fast path (kernel.py)
 takes its per-run decisions from them and transcribes the per-event time formulas, proven identical
-by tests/test_fast_path.py.
+by tests/simulation/test_fast_path.py.
 Times are simulation days (float) since the scenario's start at 00:00 UTC; calendar rules take the
 start date to convert. No SimPy, no I/O. What each email type is (which rules, links, log, test mode)
 is a row of `email_types.TABLE`; the sets below are views of it.

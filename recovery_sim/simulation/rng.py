@@ -6,7 +6,7 @@ exactly what the reference path draws although it visits events in another order
 generator gives all three: a draw depends on its key, never on how many draws came before it.
 
 The mixer is SplitMix64's finaliser, evaluated identically on numpy uint64 arrays (vectorised paths)
-and on Python ints (per-event paths); `tests/test_rng.py` proves the two agree bit for bit.
+and on Python ints (per-event paths); `tests/simulation/test_rng.py` proves the two agree bit for bit.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 docs/email-types.md in step with it. `UPDATE_DOCS=1 pytest tests/emails/test_email_types.py` rewrites
 the doc's generated table.
 
-What each column must hold per SPEC is proven in tests/test_rules.py (R1, R3, R3b, R11a, R12, R13).
+What each column must hold per SPEC is proven in tests/domain/test_rules.py (R1, R3, R3b, R11a, R12, R13).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ How it stays the same model: each SimPy process has its compiled twin (lifecycle
 the domain's formulas are the very functions the SimPy side calls (compiled in jit.py), and a small
 per-customer queue orders the wake-ups exactly as SimPy's heap does: by time, then priority (a new
 process starts before any other event at the same instant), then scheduling order.
-`tests/test_fast_path.py` proves the frames equal the SimPy reference path's, bit for bit.
+`tests/simulation/test_fast_path.py` proves the frames equal the SimPy reference path's, bit for bit.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ goes through `rules` and `formulas`; every setting comes from `tables.RunTables`
 keyed (`rng.Streams`, at indices from `slots.SlotLayout`).
 
 This is the model of record, and the reference path (`simulate(..., fast=False)`). The fast path,
-`driver.CompiledEngine`, runs the same model compiled (compiled/); tests/test_fast_path.py proves
+`driver.CompiledEngine`, runs the same model compiled (compiled/); tests/simulation/test_fast_path.py proves
 the frames identical. Customers never interact, so SimPy runs them `Engine.batch` at a time.
 """
 

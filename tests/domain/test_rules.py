@@ -3,7 +3,7 @@
 Each test is named after the rule it proves. The expected values are written out here rather than read
 back from the constants in rules.py, so a wrong constant fails the test instead of agreeing with it.
 Engine-level behaviour (the simulation actually sending, stopping and honouring these) is tested in
-tests/test_engine_rules.py.
+tests/simulation/test_engine_rules.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Engine-level tests of the SPEC rules: the simulation sends, stops, links and delivers as R1-R13 say.
 
-The pure decisions are tested in tests/test_rules.py; here each test runs the engine and checks the
+The pure decisions are tested in tests/domain/test_rules.py; here each test runs the engine and checks the
 event log (docs/events.md) against the rule. Test names carry the rule id.
 """
 
