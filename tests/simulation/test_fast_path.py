@@ -252,3 +252,16 @@ def test_decade_old_subscriptions_have_unique_invoice_ids(make_scenario) -> None
     run = simulate(scenario, Policy.named("all-on"), seed=18)
     assert run.invoices["period"].max() >= 140
     assert run.invoices["invoice_id"].n_unique() == run.invoices.height
+
+
+def test_more_cohorts_than_the_kernel_holds_run_in_simpy(make_scenario) -> None:
+    """A valid scenario with more cohorts than the kernel's tables hold is no error: the run goes to the
+    SimPy engine with a warning, and its frames are the reference path's."""
+    from recovery_sim.simulation.compiled import layout
+
+    cohorts = [{"name": f"cohort {i}", "customers": 1} for i in range(layout.MAX_COHORTS + 1)]
+    scenario = make_scenario(cohorts=cohorts, months=3)
+    policy = Policy.named("all-on")
+    with pytest.warns(UserWarning, match="uses the SimPy engine"):
+        fast = simulate(scenario, policy, seed=17)
+    assert_same_frames(fast, simulate(scenario, policy, seed=17, fast=False))
