@@ -107,6 +107,7 @@ def test_R1_policy_sends_follows_each_switch() -> None:
         "receipts": {EmailType.INVOICE_PAID},
         "invoice_finalized": {EmailType.INVOICE_FINALIZED},
         "subscription_canceled": {EmailType.SUBSCRIPTION_CANCELED},
+        "final_notice": {EmailType.FINAL_NOTICE},
     }
     for switch, types in switches.items():
         on = {t for t in EmailType if rules.policy_sends(policy(**{switch: True}), t)}
@@ -123,6 +124,7 @@ R3_LINK_TYPES = {
     EmailType.TRIAL_ENDED_PAUSED,  # R6b
     EmailType.UPCOMING_RENEWAL,  # R7
     EmailType.CARD_EXPIRING,  # R9
+    EmailType.FINAL_NOTICE,  # R4: a payment-failure notification, the last one before the end action
 }
 
 
