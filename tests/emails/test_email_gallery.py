@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from email_fixtures import dunning_run
 
 from recovery_sim.emails import files as files_module

@@ -115,7 +115,8 @@ def markdown_table() -> str:
 
     head = (
         "| type | rules | switch (`Policy.…`) | update link (R3) | management link (R3b) | logged (R13) "
-        "| test mode (R12) | trial link (R11a/c) | asks to act | invoice page (R5) | required facts | gallery note |"
+        "| test mode (R12) | trial link (R11a/c) | asks to act | invoice page (R5) | required facts "
+        "| gallery note |"
     )
     lines = [head, "|" + "---|" * 12]
     for r in TABLE:
