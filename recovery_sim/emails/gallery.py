@@ -148,26 +148,16 @@ def gallery_files(
     for brand in brand_list:
         for locale in locale_list:
             for kind in type_list:
-                email = rendered[brand.slug, locale, kind]
-                page, email_file, dark_file, text_file = _paths(brand, locale, kind)
-                files[email_file], files[text_file] = email.html, email.text
-                files[dark_file] = dark_variant(email.html)
-                files[page] = env.get_template("email.html.j2").render(
-                    **common,
-                    title=f"{kind.value} · {locale} · {brand.name}",
-                    root=root(page),
-                    brand=brand,
-                    locale=locale,
-                    kind={"name": kind.value, "rules": about(kind).gallery_note},
-                    email=email,
-                    link_note=_link_note(email),
-                    size_kb=f"{len(email.html.encode('utf-8')) / 1000:.1f}",
-                    email_file=rel(page, email_file),
-                    dark_file=rel(page, dark_file),
-                    text_file=rel(page, text_file),
-                    brand_links=_switch(page, [(b.name, _paths(b, locale, kind)[0]) for b in brand_list]),
-                    locale_links=_switch(page, [(loc, _paths(brand, loc, kind)[0]) for loc in locale_list]),
-                    type_links=_switch(page, [(t.value, _paths(brand, locale, t)[0]) for t in type_list]),
+                files.update(
+                    _email_pages(
+                        env,
+                        common,
+                        rendered[brand.slug, locale, kind],
+                        brand,
+                        brand_list,
+                        locale_list,
+                        type_list,
+                    )  # fmt: skip
                 )
     files["index.html"] = env.get_template("index.html.j2").render(
         **common,
@@ -195,6 +185,38 @@ def gallery_files(
             timeline_files(data, env, common, brand_list[0].branding, policy, signing_key, customers, seed)
         )
     return files
+
+
+def _email_pages(
+    env: Any,
+    common: dict[str, Any],
+    email: RenderedEmail,
+    brand: _Brand,
+    brands: list[_Brand],
+    locales: list[str],
+    types: list[EmailType],
+) -> dict[str, str]:
+    """One email's files: its preview page, its HTML (light and dark) and its text."""
+    locale, kind = email.locale, email.email_type
+    page, email_file, dark_file, text_file = _paths(brand, locale, kind)
+    preview = env.get_template("email.html.j2").render(
+        **common,
+        title=f"{kind.value} · {locale} · {brand.name}",
+        root=root(page),
+        brand=brand,
+        locale=locale,
+        kind={"name": kind.value, "rules": about(kind).gallery_note},
+        email=email,
+        link_note=_link_note(email),
+        size_kb=f"{len(email.html.encode('utf-8')) / 1000:.1f}",
+        email_file=rel(page, email_file),
+        dark_file=rel(page, dark_file),
+        text_file=rel(page, text_file),
+        brand_links=_switch(page, [(b.name, _paths(b, locale, kind)[0]) for b in brands]),
+        locale_links=_switch(page, [(loc, _paths(brand, loc, kind)[0]) for loc in locales]),
+        type_links=_switch(page, [(t.value, _paths(brand, locale, t)[0]) for t in types]),
+    )
+    return {page: preview, email_file: email.html, dark_file: dark_variant(email.html), text_file: email.text}
 
 
 def _switch(page: str, targets: list[tuple[str, str]]) -> list[dict[str, Any]]:
