@@ -41,8 +41,10 @@ lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name recovery-sim --display-name "recovery-sim"
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-gallery: $(STAMP)
+# The gallery, then a PNG of every email (type × locale × brand, light and dark) under $(OUT)/gallery/png.
+gallery: $(STAMP) browser
 	$(BIN)/recovery-sim emails preview --out $(OUT)/gallery
+	$(BIN)/python -m recovery_sim.emails.screenshots $(OUT)/gallery
 
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core)

@@ -35,6 +35,9 @@ class EmailTypeFacts:
     """About a trial (R6): its link lives per R11a/R11c instead of dying with the period (R11d)."""
     asks_to_act: bool
     """Asks the customer to act (R4-R9), so analysis counts it in the recovery-efficiency ratio."""
+    invoice_link: bool
+    """Links the invoice's own hosted page on send_invoice subscriptions, where the customer reads and
+    pays it (R5). R10b forbids only the update-payment page there, so this link stays."""
     required_facts: tuple[str, ...]
     """`EmailContext` fields without which the email cannot say what it is about."""
     gallery_note: str
@@ -61,6 +64,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=True,
         trial=False,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=(),
         gallery_note="R4 · update link (R3)",
     ),
@@ -74,6 +78,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=(),
         gallery_note="R8(1) · hosted confirmation link (R3)",
     ),
@@ -87,6 +92,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=(),
         gallery_note="R8(2) · same link as the original (R3)",
     ),
@@ -100,8 +106,9 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=True,
-        required_facts=("invoice_id",),
-        gallery_note="R5 · send_invoice: never a hosted link (R10b)",
+        invoice_link=True,
+        required_facts=("invoice_number",),
+        gallery_note="R5 · no update link on send_invoice (R10b) · the invoice's own page",
     ),
     EmailTypeFacts(
         EmailType.TRIAL_WILL_END,
@@ -113,6 +120,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=True,
         trial=True,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=("trial_end",),
         gallery_note="R6a · link dies per R11a/R11c",
     ),
@@ -126,6 +134,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=True,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=(),
         gallery_note="R6b · activation on the hosted page",
     ),
@@ -139,6 +148,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=True,
         trial=False,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=("period_end",),  # R7b: the renewal date is the point of the email
         gallery_note="R7 · date in the customer's time zone (R7b)",
     ),
@@ -152,6 +162,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=True,
         trial=False,
         asks_to_act=True,
+        invoice_link=False,
         required_facts=("card_exp_month", "card_exp_year"),
         gallery_note="R9 · update link (R3)",
     ),
@@ -165,7 +176,8 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
-        required_facts=("invoice_id",),
+        invoice_link=True,
+        required_facts=("invoice_number",),
         gallery_note="logged (R13)",
     ),
     EmailTypeFacts(
@@ -178,7 +190,8 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
-        required_facts=("invoice_id",),
+        invoice_link=False,
+        required_facts=("invoice_number",),
         gallery_note="receipt, logged (R13)",
     ),
     EmailTypeFacts(
@@ -191,7 +204,8 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
-        required_facts=("invoice_id",),
+        invoice_link=True,
+        required_facts=("invoice_number",),
         gallery_note="logged (R13)",
     ),
     EmailTypeFacts(
@@ -204,7 +218,8 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
-        required_facts=("invoice_id",),
+        invoice_link=False,
+        required_facts=("invoice_number",),
         gallery_note="logged (R13)",
     ),
     EmailTypeFacts(
@@ -217,6 +232,7 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
+        invoice_link=False,
         required_facts=(),
         gallery_note="logged (R13)",
     ),
@@ -230,8 +246,23 @@ TABLE: tuple[EmailTypeFacts, ...] = (
         test_mode=False,
         trial=False,
         asks_to_act=False,
+        invoice_link=False,
         required_facts=(),
         gallery_note="logged (R13) · links die (R11b)",
+    ),
+    EmailTypeFacts(
+        EmailType.FINAL_NOTICE,
+        rules=("R4", "R11b"),
+        switch="emails.final_notice",
+        update_link=True,  # R3: a payment-failure notification, the last one before the end action
+        management_link=False,
+        logged=False,  # not one of R13's logged types
+        test_mode=False,  # not one of R12's four
+        trial=False,
+        asks_to_act=True,
+        invoice_link=False,
+        required_facts=("invoice_number", "dunning_ends_at", "end_action"),
+        gallery_note="R4 · final notice before the end-of-dunning action · its link dies then (R11b)",
     ),
 )
 """One row per `EmailType`, in the enum's order."""

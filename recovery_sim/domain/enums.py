@@ -75,6 +75,7 @@ class EmailType(StrEnum):
     CREDIT_NOTE_CREATED = "credit_note_created"
     REFUND_ISSUED = "refund_issued"
     SUBSCRIPTION_CANCELED = "subscription_canceled"
+    FINAL_NOTICE = "final_notice"  # R4 escalation: the last notice before the end-of-dunning action
 
 
 class EventKind(StrEnum):

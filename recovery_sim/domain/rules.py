@@ -22,6 +22,7 @@ from recovery_sim.domain import formulas
 from recovery_sim.domain.email_types import BY_TYPE, types_where
 from recovery_sim.domain.enums import (
     CollectionMethod,
+    DunningAction,
     EmailType,
     PaymentMethodKind,
     PlanInterval,
@@ -34,6 +35,7 @@ NEVER = math.inf
 TRIAL_REMINDER_LEAD_DAYS = formulas.TRIAL_REMINDER_LEAD_DAYS  # R6a
 TRIAL_LINK_LIFETIME_DAYS = formulas.TRIAL_LINK_LIFETIME_DAYS  # R11a
 EMAIL_LOG_WINDOW_DAYS = 30  # R13
+INVOICE_LINK_LIFETIME_DAYS = 30.0  # R5 interpretation: each reminder's invoice-page link, from sending
 
 UPDATE_LINK_TYPES = types_where(lambda t: t.update_link)
 """R3: the notifications that carry an update-payment-method link."""
@@ -45,6 +47,8 @@ LOGGED_TYPES = types_where(lambda t: t.logged)
 """R13: the email types that appear in a customer's email log."""
 TRIAL_LINK_TYPES = types_where(lambda t: t.trial)
 """R11a/R11c: the trial emails whose links follow the trial's deadlines rather than the period's."""
+INVOICE_LINK_TYPES = types_where(lambda t: t.invoice_link)
+"""R5/R10b: the invoice emails that link the invoice's own hosted page on send_invoice subscriptions."""
 
 
 # ------------------------------------------------------------------------------ which emails are on
@@ -70,6 +74,47 @@ def payment_failed_email_due(
         collection_method == CollectionMethod.SEND_INVOICE,
         method == PaymentMethodKind.CARD,
     )
+
+
+def attempts_allowed(policy: Policy) -> int:
+    """R4 and the retry schedule: the first attempt plus one per scheduled retry ("attempt 2 of 4")."""
+    return 1 + len(policy.retries.offsets())
+
+
+def next_attempt_at(policy: Policy, first_failure_at: float, attempt: int) -> float | None:
+    """The retry that follows failed attempt `attempt` (1 is the first), or None after the last one."""
+    offsets = policy.retries.offsets()
+    return first_failure_at + offsets[attempt - 1] if 1 <= attempt <= len(offsets) else None
+
+
+def is_last_attempt(policy: Policy, attempt: int) -> bool:
+    """Whether failed attempt `attempt` was the schedule's last: the end-of-dunning action follows it."""
+    return attempt >= attempts_allowed(policy)
+
+
+def dunning_ends_at(policy: Policy, first_failure_at: float) -> float:
+    """When retries run out and `policy.end_action` applies: at the last scheduled retry (at the first
+    failure itself when the policy schedules none)."""
+    offsets = policy.retries.offsets()
+    return first_failure_at + (offsets[-1] if offsets else 0.0)
+
+
+def final_notice_at(
+    policy: Policy, collection_method: CollectionMethod, method: PaymentMethodKind, first_failure_at: float
+) -> float | None:
+    """R4 escalation: the final notice, `emails.final_notice_days` before the end-of-dunning action.
+
+    Only for the invoices R4 emails about (card, charge_automatically), only when an action follows
+    (canceling or marking unpaid; leaving it past due ends nothing), and only strictly after the first
+    failure: with less time than that, the first R4 email is the only notice there is room for.
+    The caller skips it once the invoice is paid, voided or uncollectible, or the subscription ended.
+    """
+    if not policy.emails.final_notice or policy.end_action is DunningAction.LEAVE_PAST_DUE:
+        return None
+    if collection_method != CollectionMethod.CHARGE_AUTOMATICALLY or method != PaymentMethodKind.CARD:
+        return None
+    at = dunning_ends_at(policy, first_failure_at) - policy.emails.final_notice_days
+    return at if at > first_failure_at + 1e-9 else None
 
 
 def invoice_reminder_times(policy: Policy, collection_method: CollectionMethod, due_at: float) -> list[float]:
@@ -195,6 +240,42 @@ def link_is_live(
 def status_kills_link(status: SubscriptionStatus) -> bool:
     """R11b."""
     return formulas.status_kills_link(formulas.STATUS_CODE[status])
+
+
+def end_action_kills_links(end_action: DunningAction) -> bool:
+    """R11b ahead of time: canceling or marking unpaid at the end of dunning kills every link then."""
+    return end_action is not DunningAction.LEAVE_PAST_DUE
+
+
+def foreseen_link_deadline(
+    live_until: float,
+    *,
+    payment_expires_at: float | None = None,
+    dunning_ends_at: float | None = None,
+    end_action: DunningAction | None = None,
+) -> float:
+    """The deadline an email states for its link: `live_until` (R11a/c/d), brought forward to what the
+    email already knows will end it, so the email never names two deadlines that disagree.
+
+    R8: a confirmation link ends with the payment it confirms (`payment_expires_at`).
+    R11b: when dunning ends by canceling or marking unpaid, every link dies at `dunning_ends_at`.
+    """
+    until = live_until
+    if payment_expires_at is not None:
+        until = min(until, payment_expires_at)
+    if dunning_ends_at is not None and end_action is not None and end_action_kills_links(end_action):
+        until = min(until, dunning_ends_at)
+    return until
+
+
+def carries_invoice_link(email_type: EmailType, collection_method: CollectionMethod) -> bool:
+    """R5/R10b: send_invoice invoice emails link the invoice's own hosted page, where it is read and paid.
+
+    R10b withholds the hosted *update-payment* page from send_invoice subscriptions; the invoice page is
+    another page, the one a send_invoice customer pays through, so it stays. Automatically charged
+    invoices need no such link: there is nothing for the customer to pay by hand.
+    """
+    return email_type in INVOICE_LINK_TYPES and collection_method == CollectionMethod.SEND_INVOICE
 
 
 # ----------------------------------------------------------------------------------- test mode (R12)

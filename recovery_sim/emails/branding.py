@@ -33,6 +33,9 @@ class Branding(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=80)]
     logo: str | None = Field(None, description="data: URI, inline <svg>, or a file path next to the TOML")
+    logo_dark: str | None = Field(
+        None, description="the logo on dark backgrounds (dark mode of a light brand); same forms as logo"
+    )
     logo_width: Annotated[int, Field(ge=16, le=300)] = 140
     primary_color: HexColour = "#1f5fd6"
     accent_color: HexColour = "#0f9d8a"
@@ -43,6 +46,9 @@ class Branding(BaseModel):
     legal_address: str = ""
     hosted_page_url: str = Field(
         "https://billing.example.com/p", description="base of the hosted update-payment page (R10)"
+    )
+    invoice_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}(-[A-Z0-9]{1,8})?$")] = Field(
+        "INV", description="the account's invoice-number prefix, as Stripe numbers invoices: PREFIX-0012"
     )
 
     @field_validator("support_email")
@@ -59,7 +65,7 @@ class Branding(BaseModel):
             raise ValueError(f"must be an https:// URL, got {value!r}")
         return value.rstrip("/") if value else value
 
-    @field_validator("logo")
+    @field_validator("logo", "logo_dark")
     @classmethod
     def _logo(cls, value: str | None) -> str | None:
         if value is None:
@@ -79,9 +85,14 @@ class Branding(BaseModel):
         """Read a brand TOML; errors name the file and the field."""
         path = Path(path)
         raw = read_toml(path)
-        logo = raw.get("logo")
-        if isinstance(logo, str) and not logo.startswith("data:") and not logo.lstrip().startswith("<svg"):
-            raw["logo"] = _logo_file(path, logo)
+        for field in ("logo", "logo_dark"):
+            logo = raw.get(field)
+            if (
+                isinstance(logo, str)
+                and not logo.startswith("data:")
+                and not logo.lstrip().startswith("<svg")
+            ):
+                raw[field] = _logo_file(path, logo)
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -101,6 +112,10 @@ class Branding(BaseModel):
 
     def palette(self) -> Palette:
         return palette(self)
+
+    def invoice_number(self, sequence: int) -> str:
+        """The number the customer sees on invoice `sequence` of the account: `NW-4F2A-0012`."""
+        return f"{self.invoice_prefix}-{sequence:04d}"
 
 
 DEFAULT_BRAND = "northwind"

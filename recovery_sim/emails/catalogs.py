@@ -1,9 +1,10 @@
 """Keep the gettext catalogs in step with the templates.
 
-`python -m recovery_sim.emails.catalogs` extracts every message from `templates/emails/*.j2` into
-`templates/locales/messages.pot` and merges it into each locale's `messages.po` (new messages arrive
-untranslated, removed ones are dropped). Run it after editing templates, then translate the empty
-entries. `missing_translations` is what the tests use to insist every locale is complete.
+`python -m recovery_sim.emails.catalogs` extracts every message from `templates/emails/*.j2`, and the
+plan names of the shipped scenarios (context `plan`), into `templates/locales/messages.pot` and merges
+it into each locale's `messages.po` (new messages arrive untranslated, removed ones are dropped). Run
+it after editing templates, then translate the empty entries. `missing_translations` is what the tests
+use to insist every locale is complete.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
 from recovery_sim.atomic import write_bytes
-from recovery_sim.emails.i18n import DOMAIN, po_path, read_catalog
+from recovery_sim.emails.i18n import DOMAIN, PLAN_CONTEXT, po_path, read_catalog
 from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR, LOCALES_DIR
-from recovery_sim.settings.config import SUPPORTED_LOCALES
+from recovery_sim.resources import DATA_DIR
+from recovery_sim.settings.config import SUPPORTED_LOCALES, Scenario
 
 METHOD_MAP = [("**.j2", "jinja2.ext:babel_extract")]
 OPTIONS = {
@@ -28,13 +30,26 @@ OPTIONS = {
 SOURCE_LOCALE = "en"
 
 
+def shipped_plan_names() -> list[str]:
+    """The plan names of `data/scenarios/*.toml`: what emails call a plan, to be translated."""
+    names = {
+        plan.name
+        for path in sorted((DATA_DIR / "scenarios").glob("*.toml"))
+        for cohort in Scenario.load(path).cohorts
+        for plan in cohort.plans
+    }
+    return sorted(names)
+
+
 def extract_messages(template_dir: Path = EMAIL_TEMPLATES_DIR) -> Catalog:
-    """Every translatable message used by the email templates."""
+    """Every translatable message used by the email templates, and the shipped plans' names."""
     catalog = Catalog(domain=DOMAIN, project="recovery-sim", charset="utf-8", fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
         template_dir, METHOD_MAP, OPTIONS, keywords={"_": None, "gettext": None}
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for name in shipped_plan_names():
+        catalog.add(name, None, [("data/scenarios", 0)], context=PLAN_CONTEXT)
     return catalog
 
 
@@ -45,7 +60,7 @@ def missing_translations(locale: str, template_dir: Path = EMAIL_TEMPLATES_DIR) 
     for message in extract_messages(template_dir):
         if not message.id:
             continue
-        found = catalog.get(message.id)
+        found = catalog.get(message.id, context=message.context)
         if found is None or not found.string or found.fuzzy:
             missing.append(message.id)
     return missing

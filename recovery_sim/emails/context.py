@@ -14,7 +14,14 @@ from babel.numbers import get_currency_name
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from recovery_sim.domain.email_types import about
-from recovery_sim.domain.enums import CollectionMethod, EmailType, PaymentMethodKind, SubscriptionStatus
+from recovery_sim.domain.enums import (
+    CollectionMethod,
+    DunningAction,
+    EmailType,
+    PaymentMethodKind,
+    PlanInterval,
+    SubscriptionStatus,
+)
 from recovery_sim.settings.config import ConfigError, format_validation_error
 
 CancellationReason = Literal["payment_failed", "requested"]
@@ -31,9 +38,11 @@ class EmailContext(BaseModel):
     amount: Annotated[int, Field(ge=0, description="minor units, e.g. cents")]
     currency: str
     subscription_id: Annotated[str, Field(min_length=1, max_length=100)]
-    invoice_id: str | None = None
+    invoice_id: str | None = Field(None, description="the billing system's object id, never shown")
+    invoice_number: str | None = Field(None, description="what the customer sees, e.g. NW-4F2A-0012")
     credit_note_id: str | None = None
-    plan_name: str = ""
+    plan_name: str = Field("", description="as the scenario names it; the catalogs translate it")
+    plan_interval: PlanInterval | None = Field(None, description="how often the price recurs")
     collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
     payment_method: PaymentMethodKind = PaymentMethodKind.CARD
     sent_at: AwareDatetime
@@ -46,8 +55,15 @@ class EmailContext(BaseModel):
     card_exp_month: Annotated[int, Field(ge=1, le=12)] | None = None
     card_exp_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
     decline_code: str | None = None
-    attempt: Annotated[int, Field(ge=1)] | None = None
+    attempt: Annotated[int, Field(ge=1)] | None = Field(None, description="which attempt failed (R4)")
+    attempts_allowed: Annotated[int, Field(ge=1)] | None = Field(None, description="first try + retries")
+    is_last_attempt: bool | None = Field(None, description="no retry follows: the end action does")
     next_attempt_at: AwareDatetime | None = None
+    dunning_ends_at: AwareDatetime | None = Field(None, description="when the end-of-dunning action applies")
+    end_action: DunningAction | None = Field(None, description="what happens then")
+    boleto_line: Annotated[str, Field(pattern=r"^[0-9]{47}$")] | None = Field(
+        None, description="the Boleto's linha digitável, 47 digits"
+    )
     payment_expires_at: AwareDatetime | None = Field(None, description="R8: when a pending payment expires")
     link_live_until: AwareDatetime | None = Field(None, description="None: computed by rules.link_live_until")
     link_included: bool | None = Field(

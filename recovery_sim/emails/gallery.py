@@ -26,10 +26,20 @@ from recovery_sim.emails.site import page_environment, rel, root, slug
 from recovery_sim.emails.timelines import Timelines, timeline_files
 from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError, Policy
 
-__all__ = ["PREVIEW_POLICY", "Timelines", "build_gallery", "gallery_files"]
+__all__ = ["PREVIEW_POLICY", "Timelines", "build_gallery", "dark_variant", "gallery_files"]
 
 PREVIEW_POLICY = "all-on"
 """Previews show every link a policy can add (hosted update and management links, R3/R3b)."""
+DARK_MEDIA = "@media (prefers-color-scheme: dark)"
+ASSETS = ("gallery.css", "gallery.js")
+
+
+def dark_variant(html: str) -> str:
+    """The email as a dark-mode mail client shows it: its dark rules applied whatever the system says,
+    so the gallery's switch can show dark mode without changing the reader's settings."""
+    if DARK_MEDIA not in html:
+        raise ConfigError(f"the email has no `{DARK_MEDIA}` block, so it has no dark mode to preview")
+    return html.replace(DARK_MEDIA, "@media all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +60,10 @@ def _unique(brands: list[Branding]) -> list[_Brand]:
     return out
 
 
-def _paths(brand: _Brand, locale: str, kind: EmailType) -> tuple[str, str, str]:
-    """Preview page, the email's own HTML, and its text version."""
+def _paths(brand: _Brand, locale: str, kind: EmailType) -> tuple[str, str, str, str]:
+    """Preview page, the email's own HTML, the same in dark mode, and its text version."""
     base = f"emails/{brand.slug}/{locale}/{kind.value}"
-    return f"{base}.html", f"{base}.email.html", f"{base}.txt"
+    return f"{base}.html", f"{base}.email.html", f"{base}.dark.email.html", f"{base}.txt"
 
 
 def _link_note(email: RenderedEmail) -> str:
@@ -121,36 +131,33 @@ def gallery_files(
 
     rendered = {
         (brand.slug, locale, kind): render_email(
-            kind, sample_context(kind, locale), locale, brand.branding, policy, key=signing_key
+            kind,
+            sample_context(kind, locale, branding=brand.branding),
+            locale,
+            brand.branding,
+            policy,
+            key=signing_key,
         )
         for brand in brand_list
         for locale in locale_list
         for kind in type_list
     }
     files: dict[str, str] = {
-        "gallery.css": (GALLERY_TEMPLATES_DIR / "gallery.css").read_text(encoding="utf-8")
+        name: (GALLERY_TEMPLATES_DIR / name).read_text(encoding="utf-8") for name in ASSETS
     }
     for brand in brand_list:
         for locale in locale_list:
             for kind in type_list:
-                email = rendered[brand.slug, locale, kind]
-                page, email_file, text_file = _paths(brand, locale, kind)
-                files[email_file], files[text_file] = email.html, email.text
-                files[page] = env.get_template("email.html.j2").render(
-                    **common,
-                    title=f"{kind.value} · {locale} · {brand.name}",
-                    root=root(page),
-                    brand=brand,
-                    locale=locale,
-                    kind={"name": kind.value, "rules": about(kind).gallery_note},
-                    email=email,
-                    link_note=_link_note(email),
-                    size_kb=f"{len(email.html.encode('utf-8')) / 1000:.1f}",
-                    email_file=rel(page, email_file),
-                    text_file=rel(page, text_file),
-                    brand_links=_switch(page, [(b.name, _paths(b, locale, kind)[0]) for b in brand_list]),
-                    locale_links=_switch(page, [(loc, _paths(brand, loc, kind)[0]) for loc in locale_list]),
-                    type_links=_switch(page, [(t.value, _paths(brand, locale, t)[0]) for t in type_list]),
+                files.update(
+                    _email_pages(
+                        env,
+                        common,
+                        rendered[brand.slug, locale, kind],
+                        brand,
+                        brand_list,
+                        locale_list,
+                        type_list,
+                    )  # fmt: skip
                 )
     files["index.html"] = env.get_template("index.html.j2").render(
         **common,
@@ -178,6 +185,38 @@ def gallery_files(
             timeline_files(data, env, common, brand_list[0].branding, policy, signing_key, customers, seed)
         )
     return files
+
+
+def _email_pages(
+    env: Any,
+    common: dict[str, Any],
+    email: RenderedEmail,
+    brand: _Brand,
+    brands: list[_Brand],
+    locales: list[str],
+    types: list[EmailType],
+) -> dict[str, str]:
+    """One email's files: its preview page, its HTML (light and dark) and its text."""
+    locale, kind = email.locale, email.email_type
+    page, email_file, dark_file, text_file = _paths(brand, locale, kind)
+    preview = env.get_template("email.html.j2").render(
+        **common,
+        title=f"{kind.value} · {locale} · {brand.name}",
+        root=root(page),
+        brand=brand,
+        locale=locale,
+        kind={"name": kind.value, "rules": about(kind).gallery_note},
+        email=email,
+        link_note=_link_note(email),
+        size_kb=f"{len(email.html.encode('utf-8')) / 1000:.1f}",
+        email_file=rel(page, email_file),
+        dark_file=rel(page, dark_file),
+        text_file=rel(page, text_file),
+        brand_links=_switch(page, [(b.name, _paths(b, locale, kind)[0]) for b in brands]),
+        locale_links=_switch(page, [(loc, _paths(brand, loc, kind)[0]) for loc in locales]),
+        type_links=_switch(page, [(t.value, _paths(brand, locale, t)[0]) for t in types]),
+    )
+    return {page: preview, email_file: email.html, dark_file: dark_variant(email.html), text_file: email.text}
 
 
 def _switch(page: str, targets: list[tuple[str, str]]) -> list[dict[str, Any]]:

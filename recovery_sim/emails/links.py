@@ -30,6 +30,8 @@ KEY_ENV = "RECOVERY_SIM_LINK_KEY"
 MIN_KEY_BYTES = 16
 TOKEN_VERSION = 1
 MANAGEMENT_PURPOSE = "subscription_management"
+INVOICE_PURPOSE = "invoice"
+"""The invoice's own hosted page, where a send_invoice customer reads and pays it (R5)."""
 
 
 class LinkError(ValueError):

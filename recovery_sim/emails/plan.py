@@ -1,9 +1,12 @@
-"""Which links an email carries, decided by `rules` and signed by `links` (SPEC R3, R3a, R3b, R10, R11).
+"""Which links an email carries, decided by `rules` and signed by `links` (SPEC R3, R3a, R3b, R5, R10,
+R11).
 
 Nothing here re-implements a rule: `rules.carries_update_link` says whether the type carries an
 update-payment link at all (R3, R10b), `rules.link_live_until` when it dies (R11a/c/d),
-`rules.link_is_live` whether it is still alive when the email goes out (R11b), and
-`rules.carries_management_link` whether the subscription-management link is shown (R3b).
+`rules.foreseen_link_deadline` what the email already knows will end it sooner (an expiring payment,
+R8; the end of dunning, R11b), `rules.link_is_live` whether it is still alive when the email goes out
+(R11b), `rules.carries_management_link` whether the subscription-management link is shown (R3b), and
+`rules.carries_invoice_link` whether a send_invoice email links the invoice's own page (R5, R10b).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from recovery_sim.domain import rules
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails.branding import Branding
 from recovery_sim.emails.context import EmailContext, epoch_days, from_epoch_days
-from recovery_sim.emails.links import MANAGEMENT_PURPOSE, SigningKey, sign_link
+from recovery_sim.emails.links import INVOICE_PURPOSE, MANAGEMENT_PURPOSE, SigningKey, sign_link
 from recovery_sim.settings.config import ConfigError, Policy
 
 
@@ -30,6 +33,8 @@ class LinkPlan:
     """When the update link stops working (R11), if the email type carries one."""
     carries_update_link: bool
     """R3/R10b: the type carries an update link for this collection method."""
+    invoice_url: str | None = None
+    """The invoice's own hosted page (R5 on send_invoice; R10b does not forbid it), or None."""
 
     @property
     def link_withheld(self) -> bool:
@@ -37,8 +42,26 @@ class LinkPlan:
         return self.carries_update_link and self.update_url is None
 
 
+def _days(moment: dt.datetime | None) -> float | None:
+    return epoch_days(moment) if moment is not None else None
+
+
 def link_deadline(email_type: EmailType, context: EmailContext) -> dt.datetime:
-    """R11a/R11c/R11d via `rules.link_live_until`, unless the context already knows the deadline."""
+    """R11a/R11c/R11d via `rules.link_live_until` (or the context's own deadline when it knows one),
+    brought forward by `rules.foreseen_link_deadline` to what the email itself says ends it."""
+    until = epoch_days(_rule_deadline(email_type, context))
+    foreseen = rules.foreseen_link_deadline(
+        until,
+        payment_expires_at=_days(context.payment_expires_at),
+        dunning_ends_at=_days(context.dunning_ends_at),
+        end_action=context.end_action,
+    )
+    if foreseen == until:
+        return _rule_deadline(email_type, context)  # keep the given instant to the microsecond
+    return max(from_epoch_days(foreseen), context.sent_at)
+
+
+def _rule_deadline(email_type: EmailType, context: EmailContext) -> dt.datetime:
     if context.link_live_until is not None:
         return context.link_live_until
     sent = epoch_days(context.sent_at)
@@ -92,7 +115,20 @@ def plan_links(
         management_url=_management_url(email_type, context, policy, branding, key, live_until),
         live_until=live_until,
         carries_update_link=carries,
+        invoice_url=_invoice_url(email_type, context, branding, key),
     )
+
+
+def _invoice_url(
+    email_type: EmailType, context: EmailContext, branding: Branding, key: SigningKey
+) -> str | None:
+    """R5: the invoice's own page on send_invoice emails, signed for this invoice's subscription and
+    good for `rules.INVOICE_LINK_LIFETIME_DAYS` from sending (each reminder brings a fresh one)."""
+    if not rules.carries_invoice_link(email_type, context.collection_method) or context.invoice_id is None:
+        return None
+    expires = context.sent_at + dt.timedelta(days=rules.INVOICE_LINK_LIFETIME_DAYS)
+    token = sign_link(context.subscription_id, f"{INVOICE_PURPOSE}:{context.invoice_id}", expires, key)
+    return f"{branding.hosted_page_url}/invoice/{token}"
 
 
 def _management_url(

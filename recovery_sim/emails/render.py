@@ -34,7 +34,8 @@ from recovery_sim.domain.email_types import about
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails.branding import Branding, resolve_branding
 from recovery_sim.emails.context import EmailContext, check_required
-from recovery_sim.emails.i18n import check_locale, format_day, format_moment, format_money, translations
+from recovery_sim.emails.formats import format_day, format_moment, format_money
+from recovery_sim.emails.i18n import PLAN_CONTEXT, check_locale, translations
 from recovery_sim.emails.links import SigningKey, resolve_key
 from recovery_sim.emails.paths import EMAIL_TEMPLATES_DIR
 from recovery_sim.emails.plan import plan_links
@@ -242,7 +243,8 @@ def render_email(
     brand = resolve_branding(branding)
     signing_key = resolve_key(key)
     links = plan_links(kind, facts, policy or Policy(), brand, signing_key)
-    variables = build_view(kind, facts, locale, brand, links)
+    plan_label = translations(locale).pgettext(PLAN_CONTEXT, facts.plan_name) if facts.plan_name else ""
+    variables = build_view(kind, facts, locale, brand, links, plan_label)
 
     env = environment(template_dir, locale)
     names = about(kind)

@@ -1,10 +1,16 @@
 """Customer timelines for the gallery: sampled customers of a simulation run, every email they received
-in order among the events of their case, each email rendered from the facts the logs hold."""
+in order among the events of their case, each email rendered from the facts the logs hold.
+
+Times are the customer's (R7b: their zone, else the account's), with the zone named. Renewals that
+were paid at the first attempt fold into one row, so the cases that need attention stand out, and the
+dunning emails carry their step (attempt n of N, the final notice, the end) so escalation shows.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +19,8 @@ from typing import Any
 import polars as pl
 from jinja2.sandbox import SandboxedEnvironment
 
-from recovery_sim.domain.enums import EmailType
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import Actor, EmailType, EventKind
 from recovery_sim.emails.branding import Branding
 from recovery_sim.emails.links import SigningKey
 from recovery_sim.emails.render import render_email
@@ -21,6 +28,7 @@ from recovery_sim.emails.replay import (
     CUSTOMER_COLUMNS,
     EMAIL_COLUMNS,
     EVENT_COLUMNS,
+    PLACEHOLDER_NOTE,
     check_columns,
     context_from_log,
 )
@@ -90,11 +98,40 @@ def sample_customers(emails: pl.DataFrame, n: int, seed: int = 0) -> list[int]:
     return sorted(picked)
 
 
-def _at(moment: dt.datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+ROUTINE_EVENTS = {
+    EventKind.INVOICE_CREATED.value,
+    EventKind.PAYMENT_SUCCEEDED.value,
+    EventKind.INVOICE_PAID.value,
+}
+ROUTINE_EMAILS = {EmailType.INVOICE_FINALIZED.value, EmailType.INVOICE_PAID.value}
+TROUBLE = {
+    EventKind.PAYMENT_FAILED.value,
+    EventKind.PAYMENT_ACTION_REQUIRED.value,
+    EventKind.PAYMENT_EXPIRED.value,
+    EventKind.INVOICE_UNCOLLECTIBLE.value,
+}
 
 
-def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+def _at(moment: dt.datetime | None, timezone: str = "UTC") -> str:
+    """`2026-03-02 10:30 CET`: the instant where the customer is, with the zone's abbreviation."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _routine_invoices(events: list[dict[str, Any]]) -> set[Any]:
+    """Invoices paid at the first attempt with nothing going wrong: their rows fold away."""
+    troubled = {e["invoice_id"] for e in events if str(e["kind"]) in TROUBLE}
+    paid = {
+        e["invoice_id"]
+        for e in events
+        if str(e["kind"]) == EventKind.INVOICE_PAID.value and str(e.get("actor") or "") == Actor.SYSTEM.value
+    }
+    return paid - troubled - {None}
+
+
+def _event_row(event: dict[str, Any], timezone: str, routine: set[Any]) -> dict[str, Any]:
     parts = (
         money_en(event.get("amount"), event.get("currency")) if event.get("amount") else "",
         f"decline: {event['decline_code']}" if event.get("decline_code") else "",
@@ -102,12 +139,14 @@ def _event_row(event: dict[str, Any]) -> dict[str, Any]:
         f"by {event['actor']}" if event.get("actor") else "",
     )
     return {
-        "at": _at(event["at"]),
+        "at": _at(event["at"], timezone),
         "day": f"{event['time']:.2f}",
         "what": str(event["kind"]),
         "details": ", ".join(p for p in parts if p),
         "email": False,
         "href": None,
+        "level": "",
+        "routine": str(event["kind"]) in ROUTINE_EVENTS and event.get("invoice_id") in routine,
     }
 
 
@@ -118,8 +157,28 @@ class _Renderer:
     key: SigningKey
 
 
+def _step(kind: EmailType, context: Any) -> tuple[str, str]:
+    """Where the email stands in an escalation: a label and a level (1 notice, 2 retry, 3 final)."""
+    if kind is EmailType.FINAL_NOTICE:
+        return "final notice", "3"
+    if kind is EmailType.SUBSCRIPTION_CANCELED:
+        return "end of dunning" if context and context.cancellation_reason == "payment_failed" else "", "3"
+    if kind is not EmailType.PAYMENT_FAILED or context is None or context.attempt is None:
+        return "", ""
+    total = f" of {context.attempts_allowed}" if context.attempts_allowed else ""
+    label = f"attempt {context.attempt}{total}" + (", the last" if context.is_last_attempt else "")
+    level = "3" if context.is_last_attempt else "2" if context.attempt > 1 else "1"
+    return label, level
+
+
 def _email_row(
-    email: dict[str, Any], n: int, customer: dict[str, Any], events: list[dict[str, Any]], how: _Renderer
+    email: dict[str, Any],
+    n: int,
+    customer: dict[str, Any],
+    events: list[dict[str, Any]],
+    how: _Renderer,
+    timezone: str,
+    routine: set[Any],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The timeline row of one sent email and the rendered email file it links to."""
     customer_id = customer["customer_id"]
@@ -127,34 +186,68 @@ def _email_row(
     page = f"timelines/customer-{customer_id}.html"
     target = f"timelines/customer-{customer_id}/{n:02d}-{kind.value}.email.html"
     files: dict[str, str] = {}
+    context = None
     try:
-        context = context_from_log(email, customer, events)
+        context = context_from_log(email, customer, events, policy=how.policy, branding=how.branding)
         locale = email.get("locale") or customer.get("locale") or "en"
         rendered = render_email(kind, context, locale, how.branding, how.policy, key=how.key)
         files[target] = rendered.html
         what, href = f"{kind.value}: {rendered.subject}", rel(page, target)
     except ConfigError as exc:  # the log lacks a fact this email needs: say so rather than guess
         what, href = f"{kind.value} (not rendered: {exc})", None
-    link = f"link live until {_at(email.get('link_live_until'))}" if email["link_included"] else "no link"
+    live = _at(email.get("link_live_until"), timezone)
+    link = f"link live until {live}" if email["link_included"] else "no link"
     delivered = "delivered" if email["delivered"] else "not delivered (test mode, R12)"
+    step, level = _step(kind, context)
     row = {
-        "at": _at(email["sent_at"]),
+        "at": _at(email["sent_at"], timezone),
         "day": f"{email['time']:.2f}",
         "what": what,
-        "details": f"{link}; {delivered}",
+        "details": "; ".join(p for p in (step, link, delivered) if p),
         "email": True,
         "href": href,
+        "level": level,
+        "routine": kind.value in ROUTINE_EMAILS and email.get("invoice_id") in routine,
     }
     return row, files
 
 
-def _facts(customer: dict[str, Any], email_count: int) -> list[tuple[str, str]]:
+def fold_routine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of routine rows (renewals paid at the first attempt, their invoices and receipts) become
+    one group each: `{"group": True, "rows": [...], "summary": ...}`; other rows pass through."""
+    out: list[dict[str, Any]] = []
+    run: list[dict[str, Any]] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            paid = sum(1 for r in run if not r["email"] and r["what"] == EventKind.INVOICE_PAID.value)
+            receipts = sum(1 for r in run if r["email"])
+            summary = f"{paid} renewal(s) paid at the first attempt, {receipts} routine email(s)"
+            out.append({"group": True, "rows": list(run), "summary": summary, "first": run[0]["at"],
+                        "last": run[-1]["at"]})  # fmt: skip
+        else:
+            out.extend(run)
+        run.clear()
+
+    for row in rows:
+        if row["routine"]:
+            run.append(row)
+            continue
+        close()
+        out.append(row)
+    close()
+    return out
+
+
+def _facts(customer: dict[str, Any], email_count: int, timezone: str) -> list[tuple[str, str]]:
     price = money_en(customer.get("price"), customer.get("currency"))
-    zone = customer.get("timezone") or "none (R7b falls back to the account's)"
+    interval = f" / {customer['interval']}" if customer.get("interval") else ""
+    zone = customer.get("timezone") or f"none: times below are the account's, {timezone} (R7b)"
     facts = [
         ("Cohort", customer.get("cohort")),
-        ("Plan", f"{customer.get('plan')} ({price})"),
+        ("Plan", f"{customer.get('plan')} ({price}{interval})"),
         ("Locale / time zone", f"{customer.get('locale')} / {zone}"),
+        ("Name and email address in the emails", PLACEHOLDER_NOTE),
         ("Collection method", customer.get("collection_method")),
         ("Payment method", customer.get("payment_method")),
         ("Final status", customer.get("final_status")),
@@ -194,9 +287,11 @@ def timeline_files(
             raise ConfigError(f"customers frame has no row for customer {customer_id}, who received email")
         own_emails = emails.filter(pl.col("customer_id") == customer_id).to_dicts()
         own_events = events.filter(pl.col("customer_id") == customer_id).to_dicts()
-        rows = [(e["time"], 0, _event_row(e)) for e in own_events]
+        timezone = rules.display_timezone(customer.get("timezone"), branding.timezone)  # R7b
+        routine = _routine_invoices(own_events)
+        rows = [(e["time"], 0, _event_row(e, timezone, routine)) for e in own_events]
         for n, email in enumerate(own_emails, start=1):
-            row, rendered = _email_row(email, n, customer, own_events, how)
+            row, rendered = _email_row(email, n, customer, own_events, how, timezone, routine)
             rows.append((email["time"], 1, row))  # an email follows the event that triggered it
             files.update(rendered)
         rows.sort(key=lambda r: (r[0], r[1]))
@@ -206,8 +301,9 @@ def timeline_files(
             title=f"Customer {customer_id}",
             root=root(page),
             customer={"id": customer_id},
-            facts=_facts(customer, len(own_emails)),
-            rows=[row for _, _, row in rows],
+            timezone=timezone,
+            facts=_facts(customer, len(own_emails), timezone),
+            rows=fold_routine([row for _, _, row in rows]),
         )
         index_rows.append(
             {

@@ -314,6 +314,8 @@ class EmailSettings(_Strict):
     receipts: bool = False  # invoice_paid
     invoice_finalized: bool = False
     subscription_canceled: bool = False
+    final_notice: bool = False  # R4 escalation: the last notice before the end-of-dunning action
+    final_notice_days: PositiveDays = Field(3.0, description="days before the end-of-dunning action")
 
     @field_validator("upcoming_renewal_days")
     @classmethod

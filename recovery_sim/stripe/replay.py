@@ -69,6 +69,7 @@ def replay(
     behaviour = behaviour or Behaviour()
     parts = [
         _payment_failed(history, policy),
+        _final_notices(history, policy),
         _confirmations(history, policy, behaviour),
         _invoice_reminders(history, policy),
         _trials(history, policy),
@@ -154,6 +155,54 @@ def _payment_failed(history: ImportedHistory, policy: Policy) -> pl.DataFrame:
     combos = combos.with_columns(pl.Series("due", due, dtype=pl.Boolean))
     failed = failed.join(combos, on=["collection_method", "method_type"], how="left", nulls_equal=True)
     return _rows(failed.filter(pl.col("due")), EmailType.PAYMENT_FAILED)
+
+
+def _final_notices(history: ImportedHistory, policy: Policy) -> pl.DataFrame:
+    """R4 escalation: `rules.final_notice_at` after each invoice's first failed charge, while the history
+    shows the invoice still unpaid and open and the subscription still running at that instant. Its
+    link dies when the end-of-dunning action would end the subscription (R11b) or with the period."""
+    failed = history.charges.filter((pl.col("status") == "failed") & ~pl.col("needs_action"))
+    if not failed.height or not policy.emails.final_notice:
+        return _empty()
+    first = failed.group_by("invoice_id").agg(
+        pl.col("time").min().alias("first_failure"), pl.col("method_type").first()
+    )
+    inv = _invoices(history).select(
+        "invoice_id", "customer_id", "collection_method", "period_end", "paid_at", "closed_at"
+    )
+    subs = history.subscriptions.select("customer_id", "status", "status_since")
+    rows = []
+    for r in first.join(inv, on="invoice_id").join(subs, on="customer_id", how="left").iter_rows(named=True):
+        method = _method(r["method_type"])
+        at = (
+            None
+            if method is None
+            else rules.final_notice_at(
+                policy, CollectionMethod(r["collection_method"]), method, r["first_failure"]
+            )
+        )
+        settled = min(x for x in (r["paid_at"], r["closed_at"], math.inf) if x is not None)
+        ended = r["status_since"] if rules.status_kills_link(_status(r["status"])) else None
+        if at is None or at >= settled or (ended is not None and at >= ended):
+            continue
+        ends = rules.dunning_ends_at(policy, r["first_failure"])
+        rows.append(
+            {
+                "time": at,
+                "customer_id": r["customer_id"],
+                "invoice_id": r["invoice_id"],
+                "email_type": EmailType.FINAL_NOTICE.value,
+                "collection_method": r["collection_method"],
+                "period_end": rules.foreseen_link_deadline(
+                    r["period_end"] if r["period_end"] is not None else math.inf,
+                    dunning_ends_at=ends,
+                    end_action=policy.end_action,
+                ),
+                "trial_end": None,
+                "had_method": False,
+            }
+        )
+    return pl.DataFrame(rows, schema=_CANDIDATE)
 
 
 def _confirmations(history: ImportedHistory, policy: Policy, behaviour: Behaviour) -> pl.DataFrame:

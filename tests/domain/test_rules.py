@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from recovery_sim.domain import rules
 from recovery_sim.domain.enums import (
     CollectionMethod,
+    DunningAction,
     EmailType,
     PaymentMethodKind,
     PlanInterval,
@@ -107,6 +108,7 @@ def test_R1_policy_sends_follows_each_switch() -> None:
         "receipts": {EmailType.INVOICE_PAID},
         "invoice_finalized": {EmailType.INVOICE_FINALIZED},
         "subscription_canceled": {EmailType.SUBSCRIPTION_CANCELED},
+        "final_notice": {EmailType.FINAL_NOTICE},
     }
     for switch, types in switches.items():
         on = {t for t in EmailType if rules.policy_sends(policy(**{switch: True}), t)}
@@ -123,6 +125,7 @@ R3_LINK_TYPES = {
     EmailType.TRIAL_ENDED_PAUSED,  # R6b
     EmailType.UPCOMING_RENEWAL,  # R7
     EmailType.CARD_EXPIRING,  # R9
+    EmailType.FINAL_NOTICE,  # R4: a payment-failure notification, the last one before the end action
 }
 
 
@@ -269,6 +272,91 @@ def test_R5_send_invoice_only() -> None:
 def test_R5_none_when_off() -> None:
     p = Policy.named("all-on").with_setting("emails.invoice_reminders", False)
     assert rules.invoice_reminder_times(p, SEND, 40.0) == []
+
+
+def fixed(days: list[float], end: DunningAction = DunningAction.CANCEL, **emails: object) -> Policy:
+    """A policy retrying on fixed days after the first failure, with the given email settings."""
+    base = (
+        policy(**emails)
+        .with_setting("retries.mode", "fixed")
+        .with_setting("retries.fixed_offsets_days", days)
+    )
+    return base.with_setting("end_action", end)
+
+
+def test_R4_attempts_follow_the_retry_schedule() -> None:
+    p = fixed([3.0, 8.0, 15.0])
+    assert rules.attempts_allowed(p) == 4
+    assert [rules.next_attempt_at(p, 10.0, a) for a in (1, 2, 3, 4)] == [13.0, 18.0, 25.0, None]
+    assert [rules.is_last_attempt(p, a) for a in (1, 2, 3, 4)] == [False, False, False, True]
+    assert rules.dunning_ends_at(p, 10.0) == 25.0  # the last retry, then the end action
+
+
+def test_R4_no_retries_ends_dunning_at_the_first_failure() -> None:
+    p = fixed([])
+    assert rules.attempts_allowed(p) == 1 and rules.is_last_attempt(p, 1)
+    assert rules.next_attempt_at(p, 10.0, 1) is None and rules.dunning_ends_at(p, 10.0) == 10.0
+
+
+def test_R4_final_notice_days_before_the_end_action() -> None:
+    p = fixed([3.0, 8.0, 15.0], final_notice=True)
+    assert rules.final_notice_at(p, CHARGE, PaymentMethodKind.CARD, 10.0) == 22.0  # default: 3 days before
+    later = p.with_setting("emails.final_notice_days", 1.5)
+    assert rules.final_notice_at(later, CHARGE, PaymentMethodKind.CARD, 10.0) == 23.5
+
+
+def test_R4_final_notice_only_when_an_action_follows() -> None:
+    for end, due in ((DunningAction.CANCEL, True), (DunningAction.MARK_UNPAID, True),
+                     (DunningAction.LEAVE_PAST_DUE, False)):  # fmt: skip
+        p = fixed([3.0, 8.0, 15.0], end, final_notice=True)
+        assert (rules.final_notice_at(p, CHARGE, PaymentMethodKind.CARD, 0.0) is not None) is due, end
+
+
+def test_R4_final_notice_card_and_charge_automatically_only() -> None:
+    p = fixed([3.0, 8.0, 15.0], final_notice=True)
+    for collection, method in itertools.product(CollectionMethod, PaymentMethodKind):
+        due = rules.final_notice_at(p, collection, method, 0.0) is not None
+        assert due is (collection == CHARGE and method == PaymentMethodKind.CARD), (collection, method)
+
+
+def test_R4_final_notice_never_at_or_before_the_first_failure() -> None:
+    p = fixed([3.0], final_notice=True)
+    assert rules.final_notice_at(p, CHARGE, PaymentMethodKind.CARD, 5.0) is None  # 3 days: no room
+    assert rules.final_notice_at(p.with_setting("emails.final_notice_days", 2.0), CHARGE,
+                                 PaymentMethodKind.CARD, 5.0) == 6.0  # fmt: skip
+
+
+def test_R4_final_notice_none_when_off() -> None:
+    assert rules.final_notice_at(fixed([3.0, 8.0, 15.0]), CHARGE, PaymentMethodKind.CARD, 0.0) is None
+    assert not rules.policy_sends(Policy.named("recommended-minimum"), EmailType.FINAL_NOTICE)  # R1
+    assert rules.policy_sends(policy(final_notice=True), EmailType.FINAL_NOTICE)
+
+
+def test_R4_final_notice_carries_update_link_but_is_not_logged_nor_sent_in_test_mode() -> None:
+    assert rules.carries_update_link(EmailType.FINAL_NOTICE, CHARGE)  # R3: a payment-failure notification
+    assert not rules.carries_update_link(EmailType.FINAL_NOTICE, SEND)  # R10b
+    assert not rules.logged([EmailType.FINAL_NOTICE])  # R13 lists its types; this is not one
+    assert not rules.delivered_in_test_mode(EmailType.FINAL_NOTICE, RecipientKind.TEAM_MEMBER, True)  # R12
+
+
+def test_R8_confirmation_link_ends_with_the_payment() -> None:
+    assert rules.foreseen_link_deadline(30.0, payment_expires_at=9.0) == 9.0
+    assert rules.foreseen_link_deadline(5.0, payment_expires_at=9.0) == 5.0  # R11 may end it sooner
+    assert rules.foreseen_link_deadline(30.0) == 30.0
+
+
+def test_R11b_links_die_when_dunning_ends_by_canceling_or_marking_unpaid() -> None:
+    for end, until in ((DunningAction.CANCEL, 16.0), (DunningAction.MARK_UNPAID, 16.0),
+                       (DunningAction.LEAVE_PAST_DUE, 30.0)):  # fmt: skip
+        assert rules.foreseen_link_deadline(30.0, dunning_ends_at=16.0, end_action=end) == until, end
+        assert rules.end_action_kills_links(end) is (until == 16.0)
+
+
+def test_R5_R10b_invoice_page_on_send_invoice_invoice_emails_only() -> None:
+    expected = {EmailType.INVOICE_REMINDER, EmailType.ONE_OFF_INVOICE_UNPAID, EmailType.INVOICE_FINALIZED}
+    assert {t for t in EmailType if rules.carries_invoice_link(t, SEND)} == expected
+    assert not any(rules.carries_invoice_link(t, CHARGE) for t in EmailType)
+    assert not rules.carries_update_link(EmailType.INVOICE_REMINDER, SEND)  # R10b still holds
 
 
 def test_R5_invoice_reminder_carries_no_update_link() -> None:

@@ -84,3 +84,68 @@ def tiny_run() -> SimpleNamespace:
         }
     )
     return SimpleNamespace(emails=emails, events=events, customers=customers)
+
+
+def dunning_run() -> SimpleNamespace:
+    """Customer 3 (pt_BR, São Paulo, card): two renewals paid at the first attempt, then invoice 31
+    fails twice, gets the final notice, and the subscription is canceled at the last retry."""
+    email_enum = pl.Enum([t.value for t in EmailType])
+    kind_enum = pl.Enum([k.value for k in EventKind])
+    actor_enum = pl.Enum([a.value for a in Actor])
+    utc = pl.Datetime("us", "UTC")
+    emails = pl.DataFrame(
+        {
+            "sent_at": [_at(0.0), _at(31.0), _at(59.0), _at(59.756), _at(70.0)],
+            "time": [0.0, 31.0, 59.0, 59.756, 70.0],
+            "customer_id": [3] * 5,
+            "invoice_id": [29, 30, 31, 31, 31],
+            "email_type": [
+                "invoice_paid",
+                "invoice_paid",
+                "payment_failed",
+                "payment_failed",
+                "final_notice",
+            ],
+            "link_included": [False, False, True, True, True],
+            "link_live_until": [None, None, _at(73.0), _at(73.0), _at(73.0)],
+            "delivered": [True] * 5,
+        },
+        schema_overrides={"email_type": email_enum, "sent_at": utc, "link_live_until": utc},
+    )
+    times = [0.0, 0.0, 0.0, 31.0, 31.0, 31.0, 59.0, 59.0, 59.756, 73.0, 73.0]
+    kinds = [
+        "invoice_created", "payment_succeeded", "invoice_paid",
+        "invoice_created", "payment_succeeded", "invoice_paid",
+        "invoice_created", "payment_failed", "payment_failed", "payment_failed", "subscription_canceled",
+    ]  # fmt: skip
+    events = pl.DataFrame(
+        {
+            "time": times,
+            "at": [_at(t) for t in times],
+            "customer_id": [3] * len(times),
+            "invoice_id": [29, 29, 29, 30, 30, 30, 31, 31, 31, 31, None],
+            "kind": kinds,
+            "amount": [4900] * 10 + [0],
+            "currency": ["BRL"] * len(times),
+            "decline_code": [""] * 7 + ["insufficient_funds"] * 3 + [""],
+            "actor": ["system"] * 8 + ["retry", "retry", "system"],
+            "attempt": [0, 1, 1, 0, 1, 1, 0, 1, 2, 8, 0],
+        },
+        schema_overrides={"kind": kind_enum, "actor": actor_enum, "at": utc},
+    )
+    customers = pl.DataFrame(
+        {
+            "customer_id": [3],
+            "cohort": ["Brasil"],
+            "plan": ["Equipe mensal"],
+            "interval": ["month"],
+            "currency": ["BRL"],
+            "price": [4900],
+            "locale": ["pt_BR"],
+            "timezone": ["America/Sao_Paulo"],
+            "collection_method": ["charge_automatically"],
+            "payment_method": ["card"],
+            "final_status": ["canceled"],
+        }
+    )
+    return SimpleNamespace(emails=emails, events=events, customers=customers)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 
-from recovery_sim.emails import Branding, shipped_brand_names
+from recovery_sim.emails import Branding, render_email, sample_context, shipped_brand_names
 from recovery_sim.emails.branding import contrast, palette
 from recovery_sim.settings.config import ConfigError
 
@@ -76,3 +79,37 @@ def test_bad_toml_is_named(tmp_path):
 def test_dark_brand_keeps_its_colours_in_dark_mode():
     colours = palette(Branding.named("acme-noir"))
     assert colours.dark_background == colours.background and colours.dark_surface == colours.surface
+
+
+def _logo_text_colours(data_uri: str) -> list[str]:
+    svg = base64.b64decode(data_uri.split(",", 1)[1]).decode("utf-8")
+    return re.findall(r'<text[^>]*fill="(#[0-9a-fA-F]{6})"', svg)
+
+
+@pytest.mark.parametrize("name", shipped_brand_names())
+def test_shipped_logos_keep_text_contrast_in_light_and_dark(name):
+    """The wordmark is text: 4.5:1 on the surface it sits on, with the dark logo in dark mode."""
+    brand = Branding.named(name)
+    colours = brand.palette()
+    light = _logo_text_colours(brand.logo)
+    dark = _logo_text_colours(brand.logo_dark or brand.logo)
+    assert light and dark
+    assert all(contrast(c, colours.surface) >= 4.5 for c in light), (name, light, colours.surface)
+    assert all(contrast(c, colours.dark_surface) >= 4.5 for c in dark), (name, dark, colours.dark_surface)
+
+
+def test_a_light_brand_without_a_dark_logo_would_fail_dark_mode():
+    northwind = Branding.named("northwind")
+    blue = _logo_text_colours(northwind.logo)
+    assert all(contrast(c, northwind.palette().dark_surface) < 4.5 for c in blue)  # why logo_dark exists
+
+
+def test_dark_logo_swaps_in_under_dark_mode(key):
+    email = render_email("invoice_paid", sample_context("invoice_paid"), branding="northwind", key=key)
+    assert email.html.count('alt="Northwind"') == 2 and 'class="logo-dark"' in email.html
+    assert ".logo-light { display: none !important; }" in email.html
+
+
+def test_invoice_numbers_follow_the_brands_numbering():
+    assert Branding.named("northwind").invoice_number(12) == "NW-4F2A-0012"
+    assert Branding.named("acme-noir").invoice_number(7) == "ACME-7C1D-0007"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from email_fixtures import dunning_run
 
 from recovery_sim import atomic
 from recovery_sim.atomic import write_text
@@ -74,13 +75,31 @@ def test_timelines_from_hand_built_frames(tmp_path, key, run):
     second = (tmp_path / "timelines/customer-2.html").read_text(encoding="utf-8")
     assert "not delivered (test mode, R12)" in second and "no link" in second
     reminder = (tmp_path / "timelines/customer-2/01-invoice_reminder.email.html").read_text(encoding="utf-8")
-    assert "billing.northwind.example/p/" not in reminder  # R10b
+    assert not re.search(r"billing\.northwind\.example/p/(?!invoice/)", reminder)  # no update link (R10b)
+    assert "billing.northwind.example/p/invoice/" in reminder  # the invoice's own page (R5)
+    assert "When (Europe/Paris)" in first and " CET" in first  # the customer's zone, named
     canceled = (tmp_path / "timelines/customer-2/02-subscription_canceled.email.html").read_text(
         encoding="utf-8"
     )
     assert (
         "As you requested, your subscription was canceled on" in canceled
     )  # no failed payment in its events
+
+
+def test_timelines_fold_routine_renewals_and_show_the_escalation(tmp_path, key):
+    build_gallery(tmp_path, ["northwind"], ["en"], dunning_run(), types=["payment_failed"], key=key)
+    page = (tmp_path / "timelines/customer-3.html").read_text(encoding="utf-8")
+    assert page.count('<tr class="fold">') == 1 and "2 renewal(s) paid at the first attempt" in page
+    for step in ("attempt 1 of 8", "attempt 2 of 8", "final notice"):
+        assert step in page
+    assert "When (America/Sao_Paulo)" in page and "-03 " in page  # São Paulo's own clock
+    emails = sorted((tmp_path / "timelines/customer-3").glob("*.email.html"))
+    texts = [p.read_text(encoding="utf-8") for p in emails]
+    failed = [t for p, t in zip(emails, texts, strict=True) if "payment_failed" in p.name]
+    assert len(set(failed)) == len(failed) == 2  # each failure email says where dunning stands
+    assert "1 de 8" in failed[0] and "2 de 8" in failed[1] and "falhou novamente" in failed[1]
+    notice = next(t for p, t in zip(emails, texts, strict=True) if "final_notice" in p.name)
+    assert "Último aviso" in notice and "R$" in notice and "NW-4F2A-0031" in notice
 
 
 def test_timelines_accept_a_real_simulation_run(tmp_path, key, make_scenario):

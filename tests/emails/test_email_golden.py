@@ -1,4 +1,4 @@
-"""Golden files: every email type in en and fr, HTML and text, from fixed facts, a fixed send time and
+"""Golden files: every email type in every locale, HTML and text, from fixed facts, a fixed send time and
 a fixed test key. `UPDATE_GOLDEN=1 pytest tests/emails/test_email_golden.py` rewrites them."""
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from recovery_sim.atomic import write_text
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
 from recovery_sim.emails.samples import SAMPLE_SENT_AT, sample_context
+from recovery_sim.settings.config import SUPPORTED_LOCALES
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "emails"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-@pytest.mark.parametrize("locale", ["en", "fr"])
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 @pytest.mark.parametrize("kind", list(EmailType), ids=lambda k: k.value)
 def test_golden(kind, locale, key, all_on):
     email = render_email(

@@ -11,14 +11,8 @@ import pytest
 from recovery_sim.domain.enums import EmailType
 from recovery_sim.emails import render_email
 from recovery_sim.emails.catalogs import extract_messages, missing_translations
-from recovery_sim.emails.i18n import (
-    check_locale,
-    format_day,
-    format_money,
-    po_path,
-    read_catalog,
-    translations,
-)
+from recovery_sim.emails.formats import format_day, format_money
+from recovery_sim.emails.i18n import check_locale, po_path, read_catalog, translations
 from recovery_sim.emails.samples import sample_context
 from recovery_sim.settings.config import SUPPORTED_LOCALES, ConfigError
 
@@ -53,9 +47,22 @@ def test_translations_keep_their_placeholders(locale):
 
 
 def test_catalogs_hold_no_stale_messages():
-    used = {m.id for m in extract_messages() if m.id}
+    used = {(m.context, m.id) for m in extract_messages() if m.id}
     for locale in SUPPORTED_LOCALES:
-        assert {m.id for m in read_catalog(po_path(locale), locale) if m.id} == used, locale
+        assert {(m.context, m.id) for m in read_catalog(po_path(locale), locale) if m.id} == used, locale
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_shipped_plan_names_are_translated(locale, key):
+    """The scenario's plan names are catalog entries (context `plan`), shown in the reader's language."""
+    expected = {
+        "fr": "Équipe mensuelle",
+        "de": "Team monatlich",
+        "es": "Equipo mensual",
+        "pt_BR": "Equipe mensal",
+    }
+    email = render_email("payment_failed", sample_context("payment_failed", locale), locale, key=key)
+    assert expected[locale] in email.text and "Team monthly" not in email.text
 
 
 def test_compiled_in_memory_and_cached():
@@ -79,6 +86,7 @@ def test_french_email_reads_french(key):
     assert email.subject == "Votre paiement de 49,00\u00a0€ n’a pas abouti"
     assert f"Des questions{NNBSP}? Écrivez-nous" in email.text
     assert "Bonjour Camille Dubois," in email.text and "5 mars 2026" in email.text
+    assert "Tentative\u00a0: 1 sur 4" in email.text and "NW-4F2A-0012" in email.text
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)

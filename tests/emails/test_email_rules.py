@@ -33,6 +33,13 @@ def _hrefs(html: str) -> list[str]:
     return re.findall(r'href="([^"]+)"', html)
 
 
+def _hosted_account_links(text: str) -> list[str]:
+    """Hosted update-payment or management links (R3, R3b); the invoice's own page is not one (R5)."""
+    return [
+        u for u in re.findall(re.escape(HOSTED) + r"[^\s\"<]*", text) if not u.startswith(HOSTED + "invoice/")
+    ]
+
+
 def test_R2_brand_name_colour_logo_and_support_appear(key):
     for name in ("northwind", "acme-noir"):
         brand = Branding.named(name)
@@ -63,7 +70,7 @@ def test_R3_update_link_on_each_R3_type(kind, key):
 @pytest.mark.parametrize("kind", sorted(set(EmailType) - rules.UPDATE_LINK_TYPES), ids=lambda k: k.value)
 def test_R3_no_update_link_on_other_types(kind, key):
     email = render_email(kind, sample_context(kind, "en"), "en", key=key)
-    assert email.update_url is None and HOSTED not in email.html
+    assert email.update_url is None and not _hosted_account_links(email.html)
 
 
 def test_R3a_custom_update_page_receives_the_signed_token(key):
@@ -176,14 +183,25 @@ def test_R10b_no_hosted_link_for_send_invoice(kind, key):
     facts = sample_context(kind, "en", collection_method=CollectionMethod.SEND_INVOICE)
     email = render_email(kind, facts, "en", policy=Policy.named("all-on"), key=key)
     assert email.update_url is None and email.management_url is None
-    assert HOSTED not in email.html and HOSTED not in email.text
+    assert not _hosted_account_links(email.html) and not _hosted_account_links(email.text)
 
 
-def test_R10b_invoice_reminder_carries_no_hosted_link(key):
-    email = render_email(
-        "invoice_reminder", sample_context("invoice_reminder"), policy=Policy.named("all-on"), key=key
-    )
-    assert HOSTED not in email.html and "instructions" in email.text
+@pytest.mark.parametrize("kind", sorted(rules.INVOICE_LINK_TYPES), ids=lambda k: k.value)
+def test_R5_R10b_send_invoice_emails_reach_the_invoice_page(kind, key):
+    """R10b withholds the update-payment page only: a send_invoice reminder links the invoice itself."""
+    facts = sample_context(kind, "en", collection_method=CollectionMethod.SEND_INVOICE)
+    email = render_email(kind, facts, policy=Policy.named("all-on"), key=key)
+    pages = [u for u in _hrefs(email.html) if u.startswith(HOSTED + "invoice/")]
+    assert pages and pages[0] in email.text and "View and pay invoice" in email.html
+    claims = verify_link(_token(pages[0]), key, facts.sent_at, subscription_id=facts.subscription_id)
+    assert claims.purpose == f"invoice:{facts.invoice_id}"
+    assert "instructions on the invoice" not in email.text
+    assert email.update_url is None and not _hosted_account_links(email.html)  # R10b
+
+
+def test_R5_automatically_charged_invoices_get_no_invoice_page(key):
+    email = render_email("invoice_finalized", sample_context("invoice_finalized"), key=key)
+    assert not any(u.startswith(HOSTED + "invoice/") for u in _hrefs(email.html))
 
 
 def test_R11_dead_link_is_never_rendered_and_support_is_offered(key):

@@ -73,6 +73,8 @@ def test_rules_read_their_column(row: EmailTypeFacts):
     trial_deadline = rules.link_live_until(kind, 10.0, 15.0) == 10.0 + rules.TRIAL_LINK_LIFETIME_DAYS
     assert trial_deadline is row.trial
     assert (kind in RECOVERY_EMAIL_TYPES) is row.asks_to_act
+    assert rules.carries_invoice_link(kind, CollectionMethod.SEND_INVOICE) is row.invoice_link
+    assert not rules.carries_invoice_link(kind, CHARGE)
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -113,9 +115,10 @@ def markdown_table() -> str:
 
     head = (
         "| type | rules | switch (`Policy.…`) | update link (R3) | management link (R3b) | logged (R13) "
-        "| test mode (R12) | trial link (R11a/c) | asks to act | required facts | gallery note |"
+        "| test mode (R12) | trial link (R11a/c) | asks to act | invoice page (R5) | required facts "
+        "| gallery note |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for r in TABLE:
         cells = [
             f"`{r.email_type.value}`",
@@ -123,6 +126,7 @@ def markdown_table() -> str:
             code([r.switch] if r.switch else []),
             *(mark(f) for f in (r.update_link, r.management_link, r.logged, r.test_mode, r.trial)),
             mark(r.asks_to_act),
+            mark(r.invoice_link),
             code(r.required_facts),
             r.gallery_note,
         ]

@@ -1,7 +1,8 @@
 """The fast path's driver: the compiled model (`kernel.py`) over all customers, into a `Recorder`.
 
 `engine.Engine` is the model in SimPy and the reference; `CompiledEngine` runs the same model compiled,
-customer by customer, and gives the same rows in the same recorder columns (tests/simulation/test_fast_path.py).
+customer by customer, and gives the same rows in the same recorder columns
+(tests/simulation/test_fast_path.py).
 """
 
 from __future__ import annotations

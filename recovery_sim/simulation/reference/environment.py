@@ -2,7 +2,8 @@
 
 Two things: waits until an absolute instant (so both engine paths land on the same floats), and
 starting the processes created before a run without a heap entry each. Both reach into SimPy's
-internals (`_queue`, `_eid`, `Process._resume`); tests/simulation/test_fast_path.py checks they change nothing.
+internals (`_queue`, `_eid`, `Process._resume`); tests/simulation/test_fast_path.py checks they change
+nothing.
 """
 
 from __future__ import annotations
