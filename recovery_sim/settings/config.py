@@ -161,6 +161,11 @@ class Cohort(_Strict):
         return dt.date.fromisoformat(self.signup_month + "-01")
 
 
+ConfirmationDays = Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)]
+"""How long a 3-D Secure or Boleto payment waits for its customer (R8)."""
+WriteOffDays = Annotated[int, Field(ge=1, le=180)]
+
+
 def _evidence(name: str) -> Any:
     """Behaviour's default for `name`: its row in data/evidence.toml, the number's one home."""
     return evidence_table.shipped_value(f"behaviour.{name}")
@@ -196,17 +201,18 @@ class Behaviour(_Strict):
     confirm_unprompted: Probability = Field(
         _evidence("confirm_unprompted"), description="3-D Secure/Boleto confirmed with no email"
     )
-    three_ds_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = _evidence("three_ds_expiry_days")
-    boleto_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = _evidence("boleto_expiry_days")
+    three_ds_expiry_days: ConfirmationDays = _evidence("three_ds_expiry_days")
+    boleto_expiry_days: ConfirmationDays = _evidence("boleto_expiry_days")
     card_self_update_before_expiry: Probability = _evidence("card_self_update_before_expiry")
     send_invoice_pay_share: Probability = Field(
         _evidence("send_invoice_pay_share"), description="send_invoice invoices paid unprompted"
     )
     send_invoice_pay_delay_days: PositiveDays = _evidence("send_invoice_pay_delay_days")
-    send_invoice_write_off_days: Annotated[int, Field(ge=1, le=180)] = _evidence("send_invoice_write_off_days")
+    send_invoice_write_off_days: WriteOffDays = _evidence("send_invoice_write_off_days")
     voluntary_churn_monthly: Probability = _evidence("voluntary_churn_monthly")
     reminder_cancel_propensity: Probability = Field(
-        _evidence("reminder_cancel_propensity"), description="customers whom a renewal reminder prompts to cancel"
+        _evidence("reminder_cancel_propensity"),
+        description="customers whom a renewal reminder prompts to cancel",
     )
     trial_cancel_share: Probability = Field(
         _evidence("trial_cancel_share"), description="trials with a method canceled before paying"

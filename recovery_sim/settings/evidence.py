@@ -22,7 +22,7 @@ def _setting_problems(row: Evidence, scenario: Scenario) -> list[tuple[str, str]
     try:
         current = scenario.setting(row.setting)
     except ConfigError:
-        return [("setting", f"{row.setting!r} is not a setting of the default scenario (Scenario.with_setting)")]
+        return [("setting", f"{row.setting!r} is not a setting of the default scenario (see with_setting)")]
     problems = []
     for field in NUMBERS:
         number = getattr(row, field)
@@ -32,7 +32,7 @@ def _setting_problems(row: Evidence, scenario: Scenario) -> list[tuple[str, str]
             reason = str(exc).rsplit(": ", 1)[-1]
             problems.append((field, f"{row.setting} does not accept {number}: {reason}"))
     if current != row.value:
-        problems.append(("value", f"{row.value} is not the default scenario's {row.setting}, which is {current}"))
+        problems.append(("value", f"{row.value} is not the default scenario's {row.setting}: {current}"))
     return problems
 
 

@@ -150,5 +150,5 @@ def shipped_values_under(prefix: str) -> dict[str, int | float]:
     """The shipped rows whose setting starts with `prefix`, keyed by the rest, in the table's order."""
     values = {k.removeprefix(prefix): v for k, v in _shipped_values().items() if k.startswith(prefix)}
     if not values:
-        raise ConfigError(f"{EVIDENCE_FILE}: no rows under {prefix!r}, whose defaults are read from this table")
+        raise ConfigError(f"{EVIDENCE_FILE}: no rows under {prefix!r}, whose defaults are read from here")
     return values
