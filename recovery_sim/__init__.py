@@ -44,6 +44,7 @@ from recovery_sim.settings.config import (
     Policy,
     Scenario,
 )
+from recovery_sim.settings.evidence import Evidence, load_evidence
 from recovery_sim.stripe.calibrate import Calibration
 from recovery_sim.stripe.calibrate import fit as fit_scenario
 from recovery_sim.stripe.errors import StripeImportError
@@ -85,6 +86,7 @@ __all__ = [
     "EmailContext",
     "EmailType",
     "EventKind",
+    "Evidence",
     "export_run",
     "export_stripe",
     "fit_scenario",
@@ -93,6 +95,7 @@ __all__ = [
     "ImportedHistory",
     "InlineExecutor",
     "InvoiceStatus",
+    "load_evidence",
     "load_sweep",
     "open_executor",
     "PaymentMethodKind",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 import zoneinfo
 from functools import cache
 from pathlib import Path
@@ -30,6 +29,8 @@ from recovery_sim.domain.calendar import add_months
 from recovery_sim.domain.declines import decline_code_names
 from recovery_sim.domain.enums import DunningAction, EmailType, PlanInterval
 from recovery_sim.resources import DATA_DIR
+from recovery_sim.settings import evidence_table
+from recovery_sim.settings.reading import ConfigError, read_toml
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveDays = Annotated[float, Field(gt=0.0)]
@@ -74,10 +75,6 @@ TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 """An IANA time zone name, checked against the system's tz database."""
 CurrencyCode = Annotated[str, AfterValidator(_check_currency)]
 """An ISO 4217 code, upper-cased."""
-
-
-class ConfigError(ValueError):
-    """A settings file is wrong; the message names the file, the field and what is allowed."""
 
 
 class _Strict(BaseModel):
@@ -165,39 +162,62 @@ class Cohort(_Strict):
         return dt.date.fromisoformat(self.signup_month + "-01")
 
 
+ConfirmationDays = Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)]
+"""How long a 3-D Secure or Boleto payment waits for its customer (R8)."""
+WriteOffDays = Annotated[int, Field(ge=1, le=180)]
+
+
+def _evidence(name: str) -> Any:
+    """Behaviour's default for `name`: its row in data/evidence.toml, the number's one home."""
+    return evidence_table.shipped_value(f"behaviour.{name}")
+
+
+def _act_on_email_evidence() -> dict[EmailType, float]:
+    rows = evidence_table.shipped_values_under("behaviour.act_on_email.")
+    return {EmailType(kind): float(chance) for kind, chance in rows.items()}
+
+
 class Behaviour(_Strict):
-    """How customers react; the latent model every policy is measured against."""
+    """How customers react; the latent model every policy is measured against.
+
+    Every default comes from data/evidence.toml, which gives its source or says it is an assumption,
+    with a plausible range (docs/assumptions.md); a scenario's [behaviour] table overrides any of them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     act_on_email: dict[EmailType, Probability] = Field(
-        default_factory=lambda: {
-            EmailType.PAYMENT_FAILED: 0.30,
-            EmailType.PAYMENT_ACTION_REQUIRED: 0.55,
-            EmailType.PAYMENT_ACTION_REMINDER: 0.30,
-            EmailType.TRIAL_WILL_END: 0.25,
-            EmailType.TRIAL_ENDED_PAUSED: 0.20,
-            EmailType.UPCOMING_RENEWAL: 0.25,
-            EmailType.CARD_EXPIRING: 0.35,
-            EmailType.INVOICE_REMINDER: 0.30,
-        },
+        default_factory=_act_on_email_evidence,
         description="chance a customer acts on one email of that type (first email of an episode)",
     )
-    act_delay_days: PositiveDays = 1.5
-    fatigue: Probability = Field(0.8, description="each earlier email of the episode multiplies the chance")
-    spontaneous_fix_rate: Probability = Field(0.15, description="failing customers who fix it unprompted")
-    spontaneous_fix_delay_days: PositiveDays = 6.0
-    new_method_success: Probability = 0.95
-    confirm_unprompted: Probability = Field(0.5, description="3-D Secure/Boleto confirmed with no email")
-    three_ds_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = 7.0
-    boleto_expiry_days: Annotated[float, Field(gt=0.0, le=MAX_EXPIRY_DAYS)] = 3.0
-    card_self_update_before_expiry: Probability = 0.25
-    send_invoice_pay_share: Probability = Field(0.80, description="send_invoice invoices paid unprompted")
-    send_invoice_pay_delay_days: PositiveDays = 20.0
-    send_invoice_write_off_days: Annotated[int, Field(ge=1, le=180)] = 45
-    voluntary_churn_monthly: Probability = 0.015
-    reminder_cancel_propensity: Probability = Field(
-        0.03, description="customers whom a renewal reminder prompts to cancel"
+    act_delay_days: PositiveDays = _evidence("act_delay_days")
+    fatigue: Probability = Field(
+        _evidence("fatigue"), description="each earlier email of the episode multiplies the chance"
     )
-    trial_cancel_share: Probability = Field(0.20, description="trials with a method canceled before paying")
+    spontaneous_fix_rate: Probability = Field(
+        _evidence("spontaneous_fix_rate"), description="failing customers who fix it unprompted"
+    )
+    spontaneous_fix_delay_days: PositiveDays = _evidence("spontaneous_fix_delay_days")
+    new_method_success: Probability = _evidence("new_method_success")
+    confirm_unprompted: Probability = Field(
+        _evidence("confirm_unprompted"), description="3-D Secure/Boleto confirmed with no email"
+    )
+    three_ds_expiry_days: ConfirmationDays = _evidence("three_ds_expiry_days")
+    boleto_expiry_days: ConfirmationDays = _evidence("boleto_expiry_days")
+    card_self_update_before_expiry: Probability = _evidence("card_self_update_before_expiry")
+    send_invoice_pay_share: Probability = Field(
+        _evidence("send_invoice_pay_share"), description="send_invoice invoices paid unprompted"
+    )
+    send_invoice_pay_delay_days: PositiveDays = _evidence("send_invoice_pay_delay_days")
+    send_invoice_write_off_days: WriteOffDays = _evidence("send_invoice_write_off_days")
+    voluntary_churn_monthly: Probability = _evidence("voluntary_churn_monthly")
+    reminder_cancel_propensity: Probability = Field(
+        _evidence("reminder_cancel_propensity"),
+        description="customers whom a renewal reminder prompts to cancel",
+    )
+    trial_cancel_share: Probability = Field(
+        _evidence("trial_cancel_share"), description="trials with a method canceled before paying"
+    )
 
 
 class TestMode(_Strict):
@@ -290,6 +310,10 @@ class Scenario(_Strict):
 
     def with_setting(self, dotted: str, value: Any) -> Scenario:
         return _with_setting(self, dotted, value)
+
+    def setting(self, dotted: str) -> Any:
+        """The current value of the setting `with_setting` would replace, e.g. `cohorts.0.trial_share`."""
+        return _setting(self, dotted)
 
 
 # ------------------------------------------------------------------------------------------- policy
@@ -409,6 +433,10 @@ class Policy(_Strict):
     def with_setting(self, dotted: str, value: Any) -> Policy:
         return _with_setting(self, dotted, value)
 
+    def setting(self, dotted: str) -> Any:
+        """The current value of the setting `with_setting` would replace, e.g. `retries.max_attempts`."""
+        return _setting(self, dotted)
+
 
 def shipped_policy_names() -> list[str]:
     return sorted(p.stem for p in (DATA_DIR / "policies").glob("*.toml"))
@@ -433,22 +461,6 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file as a dict; every way it can fail becomes a ConfigError naming the file."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(f"{path}: is a directory, not a TOML file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text") from exc
-    except OSError as exc:  # unreadable: permissions, a device, an I/O error
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-
-
 def _load(model: type[BaseModel], path: str | Path) -> Any:
     path = Path(path)
     raw = read_toml(path)
@@ -464,6 +476,13 @@ def _child(node: Any, part: str, obj: BaseModel, dotted: str) -> Any:
     if isinstance(node, dict) and part in node:
         return node[part]
     raise ConfigError(f"{type(obj).__name__}: no setting {dotted!r}")
+
+
+def _setting(obj: BaseModel, dotted: str) -> Any:
+    node: Any = obj.model_dump()
+    for part in dotted.split("."):
+        node = _child(node, part, obj, dotted)
+    return node
 
 
 def _with_setting(obj: BaseModel, dotted: str, value: Any) -> Any:
