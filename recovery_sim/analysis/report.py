@@ -330,6 +330,7 @@ def robustness(
         "months": small.horizon_months,
         "replications": replications,
         "ranges": found.tornado.get_column("setting").n_unique(),
+        "fixed": len(found.fixed),
         "control": found.control,
         "verdicts": sentences,
         "figure": Figure("tornado", title, file, f"{title}, {currency}", sentences[0]["sentence"]),

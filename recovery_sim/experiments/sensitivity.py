@@ -83,7 +83,8 @@ class Sensitivity:
     revenue (minor units) against the control with its t-interval, the same at the default, the swing
     |high − low| and the winner at that end. `flips`: where the winner changes inside a range. `morris`:
     mu* and sigma of each setting's elementary effect on each policy's difference. `verdict`: currency →
-    sentence. The unused method's tables are empty.
+    sentence. `fixed`: settings whose range is a single value, so not varied. The unused method's
+    tables are empty.
     """
 
     method: str
@@ -93,6 +94,7 @@ class Sensitivity:
     seed: int
     customers: int
     months: int
+    fixed: list[str]
     tornado: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TORNADO_SCHEMA))
     flips: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FLIPS_SCHEMA))
     morris: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MORRIS_SCHEMA))
@@ -132,26 +134,33 @@ class _Axis:
         return scenario.with_setting(self.setting, self.value(x))
 
 
-def _axes(scenario: Scenario, ranges: Sequence[RangeLike]) -> list[_Axis]:
-    """Check every range up front (a bad path or an end the model refuses is a ConfigError naming it)."""
+def _axes(scenario: Scenario, ranges: Sequence[RangeLike]) -> tuple[list[_Axis], list[str]]:
+    """Check every range up front (a bad path or an end the model refuses is a ConfigError naming it).
+
+    Returns the ranges to vary and the settings held fixed (low equal to high: nothing to try)."""
     if not ranges:
         raise ConfigError("sensitivity needs at least one range (setting, low, high, value)")
-    axes, seen = [], set()
+    axes, fixed, seen = [], [], set()
     for r in ranges:
         if r.setting in seen:
             raise ConfigError(f"range {r.setting!r} given twice")
         seen.add(r.setting)
         low, high, value = (float(x) for x in (r.low, r.high, r.value))
-        if not low < high:
-            raise ConfigError(f"range {r.setting!r}: low ({low:g}) must be below high ({high:g})")
+        if low > high:
+            raise ConfigError(f"range {r.setting!r}: low ({low:g}) must not be above high ({high:g})")
         current = _current(scenario, r.setting)
         integer = isinstance(current, int) and not isinstance(current, bool)
         numeric = isinstance(current, int | float) and not isinstance(current, bool)
         axis = _Axis(r.setting, low, high, float(current) if numeric else value, integer)
         for end in (low, high):
             axis.apply(scenario, end)  # raises ConfigError naming the setting
-        axes.append(axis)
-    return axes
+        if low == high:
+            fixed.append(r.setting)
+        else:
+            axes.append(axis)
+    if not axes:
+        raise ConfigError("every range has low equal to high: there is nothing to vary")
+    return axes, fixed
 
 
 def _show(x: float) -> str:
@@ -439,10 +448,10 @@ def sensitivity(
     check_run(replications, shard_size)
     if bisection_steps < 0:
         raise ConfigError(f"bisection_steps must be 0 or more, got {bisection_steps}")
-    axes = _axes(scenario, _default_ranges() if ranges is None else ranges)
+    axes, fixed = _axes(scenario, _default_ranges() if ranges is None else ranges)
     names = [str(n) for n in policies]
     result = Sensitivity(
-        method, names[0], names, replications, seed, scenario.customers, scenario.horizon_months
+        method, names[0], names, replications, seed, scenario.customers, scenario.horizon_months, fixed
     )
     with executors.run_on(executor, workers) as ex:
         runner = _Runner(ex, dict(zip(names, policies.values(), strict=True)), replications, seed,

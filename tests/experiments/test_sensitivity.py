@@ -114,8 +114,10 @@ def test_a_planted_flip_is_found_where_a_scan_finds_it(oat) -> None:
 
 
 def test_without_a_flip_the_ranking_holds() -> None:
-    held = run([NO_TRIALS, Range(PROPENSITY, 0.0, 0.01, 0.0)], bisection_steps=0)
-    assert held.flips.is_empty()
+    pinned = Range("behaviour.fatigue", 0.8, 0.8, 0.8)
+    held = run([NO_TRIALS, Range(PROPENSITY, 0.0, 0.01, 0.0), pinned], bisection_steps=0)
+    assert held.flips.is_empty() and held.fixed == [pinned.setting]
+    assert pinned.setting not in set(held.tornado.get_column("setting"))
     assert held.verdict["EUR"].startswith("The ranking holds across every range")
 
 
@@ -146,7 +148,8 @@ def test_progress_counts_every_unit_to_the_end() -> None:
     ("ranges", "message"),
     [
         ([Range("behaviour.no_such_rate", 0.0, 1.0, 0.5)], "no setting 'behaviour.no_such_rate'"),
-        ([Range(PROPENSITY, 0.2, 0.1, 0.15)], "low (0.2) must be below high (0.1)"),
+        ([Range(PROPENSITY, 0.2, 0.1, 0.15)], "low (0.2) must not be above high (0.1)"),
+        ([Range(PROPENSITY, 0.1, 0.1, 0.1)], "nothing to vary"),
         ([Range(PROPENSITY, 0.0, 1.5, 0.03)], PROPENSITY),
         ([], "at least one range"),
     ],
@@ -188,3 +191,38 @@ def test_the_command_exits_2_on_bad_input(tmp_path: Path, extra: list[str], mess
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_the_tornado_chart_starts_each_bar_at_the_defaults(oat) -> None:
+    from recovery_sim.analysis import charts
+
+    spec = charts.tornado(oat.tornado, "EUR").to_dict()
+    assert spec["facet"]["row"]["field"] == "policy"
+    bars = spec["spec"]["layer"][0]
+    assert bars["mark"]["type"] == "bar"
+    assert (bars["encoding"]["x"]["field"], bars["encoding"]["x2"]["field"]) == (
+        "default_diff_major",
+        "diff_mean_major",
+    )
+    assert bars["encoding"]["y"]["sort"][0].startswith(PROPENSITY)  # widest first
+    values = next(iter(spec["datasets"].values()))
+    flat = [v for v in values if v["setting"] == NO_TRIALS.setting]
+    assert flat and all(v["default_diff_major"] == v["diff_mean_major"] for v in flat)  # no bar
+    moved = [v for v in values if v["setting"] == PROPENSITY and v["end"] == "high"]
+    assert moved[0]["diff_mean_major"] == pytest.approx(moved[0]["diff_mean"] / 100)  # euros, not cents
+
+
+def test_the_report_section_says_how_robust_the_verdict_is(tmp_path: Path) -> None:
+    from recovery_sim.analysis import report
+
+    section = report.robustness(
+        tiny_world(), policies(), {"EUR": "reminders"}, tmp_path, [NO_TRIALS, CANCELS],
+        replications=REPLICATIONS, seed=SEED, executor=InlineExecutor(),
+    )  # fmt: skip
+    assert (tmp_path / section["figure"].file).read_text().startswith("<svg")
+    assert pl.read_csv(tmp_path / "sensitivity-flips.csv").height == 1
+    html = report._environment().get_template("robustness.html.j2").render(robustness=section)
+    assert "How robust is this verdict?" in html and "240 customers over 6 months" in html
+    assert f"It flips when {PROPENSITY} passes" in html
+    assert "not reminders as in the full comparison" not in html  # the small world agrees here
+    assert report.robustness(tiny_world(), {"none": Policy.named("none")}, {}, tmp_path) is None
