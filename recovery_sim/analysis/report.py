@@ -286,7 +286,6 @@ def _readings(comparison: Comparison, currency: str, winner: str) -> dict[str, s
 def robustness(
     scenario: Scenario,
     policies: Mapping[str, Policy],
-    winners: Mapping[str, str],
     out_dir: Path,
     ranges: Sequence[RangeLike] | None = None,
     customers: int = ROBUSTNESS_CUSTOMERS,
@@ -295,11 +294,10 @@ def robustness(
     executor: Executor | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
-    """ "How robust is this verdict?": every range one at a time on a smaller copy of the scenario, the
-    tornado chart of the main currency and one sentence per currency. `winners`: currency → the winner
-    of the full comparison, to say so when the smaller world's defaults pick another. None when there is
-    only one policy, so no verdict to test."""
+) -> dict[str, Any] | None:
+    """The "How robust is this verdict?" section: every range one at a time on a smaller copy of the
+    scenario, the tornado chart of the main currency and one sentence per currency, its files in
+    out_dir/sensitivity/. None when there is only one policy, so no verdict to test."""
     if len(policies) < 2:
         return None
     started = time.perf_counter()
@@ -308,21 +306,16 @@ def robustness(
         small, policies, ranges, method="oat", replications=replications, seed=seed, executor=executor,
         workers=workers, progress=progress,
     )  # fmt: skip
-    sentences = []
+    verdicts = []
     for currency, sentence in found.verdict.items():
-        here = found.tornado.filter(pl.col("currency") == currency).get_column("default_winner")[0]
-        if winners.get(currency) not in (None, here):
-            sentence += (
-                f" At this size and these replications {here} collects the most {currency} at the defaults, "
-                f"not {winners[currency]} as in the full comparison: the lead is within this section's noise."
-            )
-        sentences.append({"currency": currency, "sentence": sentence})
-    currency = next(iter(found.verdict))
-    file = f"charts/tornado-{currency.lower()}.svg"
+        winner = found.tornado.filter(pl.col("currency") == currency).get_column("default_winner")[0]
+        verdicts.append({"currency": currency, "sentence": sentence, "winner": winner})
+    currency = verdicts[0]["currency"]
+    file = f"sensitivity/tornado-{currency.lower()}.svg"
     charts.export(charts.tornado(found.tornado, currency), out_dir / file)
     atomic.write_all({
-        out_dir / "sensitivity-tornado.csv": atomic.content(found.tornado.write_csv()),
-        out_dir / "sensitivity-flips.csv": atomic.content(found.flips.write_csv()),
+        out_dir / "sensitivity" / "tornado.csv": atomic.content(found.tornado.write_csv()),
+        out_dir / "sensitivity" / "flips.csv": atomic.content(found.flips.write_csv()),
     })  # fmt: skip
     title = "How far each setting moves the verdict"
     return {
@@ -332,10 +325,21 @@ def robustness(
         "ranges": found.tornado.get_column("setting").n_unique(),
         "fixed": len(found.fixed),
         "control": found.control,
-        "verdicts": sentences,
-        "figure": Figure("tornado", title, file, f"{title}, {currency}", sentences[0]["sentence"]),
+        "verdicts": verdicts,
+        "figure": Figure("tornado", title, file, f"{title}, {currency}", verdicts[0]["sentence"]),
         "elapsed": f"{time.perf_counter() - started:,.0f}",
     }
+
+
+def flag_other_winners(section: dict[str, Any] | None, verdicts: list[dict[str, Any]]) -> None:
+    """Say so where the section's smaller world picks another winner at the defaults than the report."""
+    full = {v["currency"]: v["winner"] for v in verdicts}
+    for v in section["verdicts"] if section else []:
+        if full.get(v["currency"]) not in (None, v["winner"]):
+            v["sentence"] += (
+                f" At this size {v['winner']} collects the most {v['currency']} at the defaults, not "
+                f"{full[v['currency']]} as in the full comparison: their gap is within this section's noise."
+            )
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -387,6 +391,10 @@ def build_report(
     policies = dict(policies) if policies else {name: Policy.named(name) for name in REPORT_POLICIES}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    robust = robustness(
+        scenario, policies, out, robustness_ranges, robustness_customers, seed=seed, executor=executor,
+        workers=workers, progress=progress,
+    )  # fmt: skip
     started = time.perf_counter()
     comparison = compare(
         scenario, policies, replications=replications, seed=seed, executor=executor,
@@ -404,10 +412,7 @@ def build_report(
         title = f"Recovered and incremental revenue, {other}"
         reading = _readings(comparison, other, other_verdict["winner"])["revenue"]
         figures.append(Figure(f"revenue-{other.lower()}", title, file, title, reading))
-    robust = robustness(
-        scenario, policies, {v["currency"]: v["winner"] for v in verdicts}, out, robustness_ranges,
-        robustness_customers, seed=seed, executor=executor, workers=workers, progress=progress,
-    )  # fmt: skip
+    flag_other_winners(robust, verdicts)
     atomic.write_text(comparison.table.write_csv(), out / "table.csv")
     atomic.write_parquet(comparison.replicates, out / "replicates.parquet")
     context = {

@@ -216,13 +216,15 @@ def test_the_report_section_says_how_robust_the_verdict_is(tmp_path: Path) -> No
     from recovery_sim.analysis import report
 
     section = report.robustness(
-        tiny_world(), policies(), {"EUR": "reminders"}, tmp_path, [NO_TRIALS, CANCELS],
+        tiny_world(), policies(), tmp_path, [NO_TRIALS, CANCELS],
         replications=REPLICATIONS, seed=SEED, executor=InlineExecutor(),
     )  # fmt: skip
     assert (tmp_path / section["figure"].file).read_text().startswith("<svg")
-    assert pl.read_csv(tmp_path / "sensitivity-flips.csv").height == 1
+    assert pl.read_csv(tmp_path / "sensitivity" / "flips.csv").height == 1
+    report.flag_other_winners(section, [{"currency": "EUR", "winner": "reminders"}])  # agrees: no note
     html = report._environment().get_template("robustness.html.j2").render(robustness=section)
     assert "How robust is this verdict?" in html and "240 customers over 6 months" in html
-    assert f"It flips when {PROPENSITY} passes" in html
-    assert "not reminders as in the full comparison" not in html  # the small world agrees here
-    assert report.robustness(tiny_world(), {"none": Policy.named("none")}, {}, tmp_path) is None
+    assert f"It flips when {PROPENSITY} passes" in html and "full comparison" not in html
+    report.flag_other_winners(section, [{"currency": "EUR", "winner": "none"}])
+    assert "not none as in the full comparison" in section["verdicts"][0]["sentence"]
+    assert report.robustness(tiny_world(), {"none": Policy.named("none")}, tmp_path) is None
