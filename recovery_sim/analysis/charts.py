@@ -402,7 +402,7 @@ def tornado(table: pl.DataFrame, currency: str, top: int = 10, level: float = 0.
     )
     errors = (
         alt.Chart()
-        .mark_errorbar(ticks=True, color="black")
+        .mark_errorbar(ticks=True, color="#9aa5b1")  # light grey: the bars lead
         .encode(y=y, x=alt.X("diff_ci_low_major:Q", title=axis_title), x2="diff_ci_high_major:Q")
     )
     at_default = alt.Chart().mark_rule(color="black").encode(x="mean(default_diff_major):Q")
@@ -412,7 +412,7 @@ def tornado(table: pl.DataFrame, currency: str, top: int = 10, level: float = 0.
     )
     title = _title(
         f"How far each setting moves the verdict, {currency}",
-        f"bars: collected vs {control} at the setting's low and high end (paired, whiskers {level:.0%} CI); "
+        f"bars: collected vs {control} at the setting's low and high end (grey: paired {level:.0%} CI); "
         "black rule: at the defaults; dashed: no difference",
     )
     chart = layered.facet(

@@ -3,7 +3,8 @@
 Why these choices: the four shipped policies run on common random numbers, so the report can say
 which one wins and by how much with a paired interval. Charts are SVG files beside index.html (no
 JavaScript, so the page opens anywhere); every file is written atomically. The default number of
-replications keeps the 20,000-customer default under three minutes on two cores.
+replications keeps the 20,000-customer comparison under three minutes on two cores; the robustness
+section (`robustness`) runs on a smaller copy of the scenario for the same reason.
 """
 
 from __future__ import annotations

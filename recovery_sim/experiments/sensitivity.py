@@ -272,8 +272,8 @@ def _tornado_rows(axis: _Axis, ends: dict[str, _Outcome], default: _Outcome, con
             at_default = base.get((r["policy"], r["currency"]), {})
             rows.append({
                 "setting": axis.setting, "low": axis.low, "default": axis.default, "high": axis.high,
-                "end": end,
-                "value": float(axis.value(getattr(axis, end))), "policy": r["policy"], "control": control,
+                "end": end, "value": float(axis.value(getattr(axis, end))), "policy": r["policy"],
+                "control": control,
                 "currency": r["currency"], "diff_mean": r["diff_mean"], "diff_ci_low": r["diff_ci_low"],
                 "diff_ci_high": r["diff_ci_high"], "default_diff": at_default.get("diff_mean"),
                 "winner": ends[end].winners.get(r["currency"]),
@@ -284,7 +284,8 @@ def _tornado_rows(axis: _Axis, ends: dict[str, _Outcome], default: _Outcome, con
 
 def _one_at_a_time(
     scenario: Scenario, axes: Sequence[_Axis], runner: _Runner, steps: int
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The tornado and flips tables, and the currencies, the one with most customers first."""
     runner.expect(1 + 2 * len(axes), scenario.customers)
     points = [scenario] + [axis.apply(scenario, x) for axis in axes for x in (axis.low, axis.high)]
     outcomes = runner.run(points)
@@ -292,6 +293,7 @@ def _one_at_a_time(
     for i, axis in enumerate(axes):
         ends = {"low": outcomes[1 + 2 * i], "high": outcomes[2 + 2 * i]}
         rows += _tornado_rows(axis, ends, default, runner.control)
+        # A default at one end of its range is the same world as that end: one point, not two.
         along = sorted(
             {axis.low: ends["low"], axis.default: default, axis.high: ends["high"]}.items(),
             key=lambda item: item[0],
@@ -309,7 +311,7 @@ def _one_at_a_time(
                     "bracket_high": float(found["bracket_high"]), "winner_below": below,
                     "winner_above": found["above"] or above, "steps": found["steps"],
                 })  # fmt: skip
-    return _tornado_frame(rows), pl.DataFrame(flips, schema=FLIPS_SCHEMA)
+    return _tornado_frame(rows), pl.DataFrame(flips, schema=FLIPS_SCHEMA), list(default.winners)
 
 
 def _tornado_frame(rows: list[dict]) -> pl.DataFrame:
@@ -457,10 +459,9 @@ def sensitivity(
         runner = _Runner(ex, dict(zip(names, policies.values(), strict=True)), replications, seed,
                          shard_size, progress)  # fmt: skip
         if method == "oat":
-            result.tornado, flips = _one_at_a_time(scenario, axes, runner, bisection_steps)
+            result.tornado, flips, currencies = _one_at_a_time(scenario, axes, runner, bisection_steps)
             nearest = (pl.col("flip_value") - pl.col("default")).abs() / (pl.col("high") - pl.col("low"))
             result.flips = flips.sort([nearest, "setting", "currency"])
-            currencies = result.tornado.get_column("currency").unique(maintain_order=True).to_list()
             result.verdict = {c: _oat_verdict(result.tornado, result.flips, c, len(axes)) for c in currencies}
         else:
             result.morris, winners = _morris(scenario, axes, runner, trajectories, seed)
