@@ -36,6 +36,7 @@ from recovery_sim.emails.gallery import build_gallery
 from recovery_sim.emails.replay import context_from_log
 from recovery_sim.experiments.compare import Comparison, compare
 from recovery_sim.experiments.executors import InlineExecutor, open_executor
+from recovery_sim.experiments.sensitivity import Sensitivity, sensitivity
 from recovery_sim.experiments.sweep import load_sweep, sweep
 from recovery_sim.settings.config import (
     RENEWAL_REMINDER_DAYS,
@@ -111,6 +112,8 @@ __all__ = [
     "Run",
     "sample_context",
     "Scenario",
+    "sensitivity",
+    "Sensitivity",
     "shipped_brand_names",
     "sign_link",
     "simulate",

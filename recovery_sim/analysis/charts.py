@@ -344,6 +344,83 @@ def sweep_heatmap(table: pl.DataFrame, x: str, y: str, metric: str, currency: st
     )
 
 
+def tornado(table: pl.DataFrame, currency: str, top: int = 10, level: float = 0.95) -> alt.FacetChart:
+    """Per policy, how far each setting's low and high end move its difference from the control:
+    `Sensitivity.tornado`. Bars start at the difference at the defaults (the vertical rule); the widest
+    `top` settings are shown, widest first; a bar crossing zero is a setting that can reverse the call."""
+    rows = _for(table, currency).filter(pl.col("diff_mean").is_not_null())
+    if rows.is_empty():
+        raise ValueError(f"nothing to chart for {currency}")
+    widest = (
+        rows.group_by("setting")
+        .agg(pl.col("swing").max())
+        .sort(["swing", "setting"], descending=[True, False])
+    )
+    settings = widest.get_column("setting").head(top).to_list()
+    rows = rows.filter(pl.col("setting").is_in(settings)).with_columns(
+        pl.format(
+            "{} ({}–{}, default {})",
+            "setting",
+            *(pl.col(c).round_sig_figs(3) for c in ("low", "high", "default")),
+        ).alias("label")
+    )
+    rows = _money_columns(
+        rows, currency, ["diff_mean", "default_diff", "diff_ci_low", "diff_ci_high"], whole=True
+    )
+    labels = (
+        rows.unique("setting", maintain_order=True)
+        .sort(pl.col("setting").replace_strict({s: i for i, s in enumerate(settings)}))
+        .get_column("label")
+        .to_list()
+    )
+    control = rows.get_column("control")[0]
+    axis_title = f"collected vs {control} ({currency})"
+    y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=420))
+    tooltip = [
+        alt.Tooltip("policy:N", title="policy"),
+        alt.Tooltip("setting:N", title="setting"),
+        alt.Tooltip("end:N", title="end"),
+        alt.Tooltip("value:Q", title="value"),
+        alt.Tooltip("diff_mean_label:N", title=f"vs {control}"),
+        alt.Tooltip("default_diff_label:N", title="at the defaults"),
+        alt.Tooltip("winner:N", title="collects the most"),
+    ]
+    bars = (
+        alt.Chart()
+        .mark_bar(opacity=0.85)
+        .encode(
+            y=y,
+            x=alt.X("default_diff_major:Q", title=axis_title, axis=alt.Axis(format=",.0f")),
+            x2="diff_mean_major:Q",
+            color=alt.Color(
+                "end:N",
+                title="setting at",
+                scale=alt.Scale(domain=["low", "high"], range=["#4c78a8", "#f58518"]),
+            ),
+            tooltip=tooltip,
+        )
+    )
+    errors = (
+        alt.Chart()
+        .mark_errorbar(ticks=True, color="#9aa5b1")  # light grey: the bars lead
+        .encode(y=y, x=alt.X("diff_ci_low_major:Q", title=axis_title), x2="diff_ci_high_major:Q")
+    )
+    at_default = alt.Chart().mark_rule(color="black").encode(x="mean(default_diff_major):Q")
+    zero = alt.Chart().mark_rule(color="#888", strokeDash=[4, 3]).encode(x=alt.datum(0))
+    layered = alt.layer(bars, errors, at_default, zero, data=rows).properties(
+        width=WIDTH - 200, height=22 * len(settings)
+    )
+    title = _title(
+        f"How far each setting moves the verdict, {currency}",
+        f"bars: collected vs {control} at the setting's low and high end (grey: paired {level:.0%} CI); "
+        "black rule: at the defaults; dashed: no difference",
+    )
+    chart = layered.facet(
+        row=alt.Row("policy:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
+    )
+    return _configure(chart.properties(title=title))
+
+
 # ------------------------------------------------------------------------------------------------ export
 
 

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from recovery_sim.cli import emails, experiments, run, stripe
+from recovery_sim.cli import emails, experiments, run, sensitivity, stripe
 from recovery_sim.cli.common import fail
 from recovery_sim.settings.config import ConfigError
 
@@ -22,7 +22,7 @@ def _group() -> None:
     """Simulate, compare and preview customer-email policies for subscription revenue recovery."""
 
 
-for group in (run, experiments, emails, stripe):  # each module mounts its commands with `register`
+for group in (run, experiments, sensitivity, emails, stripe):  # each mounts its commands: `register`
     group.register(app)
 
 
