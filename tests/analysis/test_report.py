@@ -43,7 +43,7 @@ def test_report_states_the_winner_with_a_paired_interval(report: Path) -> None:
     for policy in REPORT_POLICIES:
         assert f'<th scope="row">{policy}</th>' in html
     # One plain-language reading per chart, and no template placeholders left behind.
-    assert html.count("<figcaption>") == 6
+    assert html.count("<figcaption>") == 7
     assert "{{" not in html and "{%" not in html
 
 
@@ -60,7 +60,7 @@ def test_report_opens_in_chromium_without_errors(report: Path) -> None:
         )
         heading = page.text_content("h1")
     assert not problems, problems
-    assert len(images) == 6 and all(image["ok"] for image in images), images
+    assert len(images) == 7 and all(image["ok"] for image in images), images
     assert heading == "Which customer emails recover the most revenue?"
 
 
