@@ -38,6 +38,27 @@ def payment_failed_email_due(switched_on: bool, send_invoice: bool, card: bool) 
     return switched_on and not send_invoice and card
 
 
+def dunning_ends_at(first_failure_at: float, last_retry_offset: float) -> float:
+    """When retries run out and the end-of-dunning action applies: at the last scheduled retry
+    (`last_retry_offset` is 0 when the policy schedules none)."""
+    return first_failure_at + last_retry_offset
+
+
+def final_notice_due(switched_on: bool, end_action_ends: bool, send_invoice: bool, card: bool) -> bool:
+    """R4 escalation: for the invoices R4 emails about (card, charge_automatically), when switched on and
+    an action follows the end of dunning (canceling or marking unpaid; leaving it past due ends nothing)."""
+    return switched_on and end_action_ends and not send_invoice and card
+
+
+def final_notice_at(dunning_ends: float, lead_days: float, first_failure_at: float) -> float:
+    """R4 escalation: `lead_days` before the end of dunning; NaN unless strictly after the first failure
+    (with less time than that, the first R4 email is the only notice there is room for)."""
+    at = dunning_ends - lead_days
+    if at > first_failure_at + TOLERANCE_DAYS:
+        return at
+    return math.nan
+
+
 def invoice_reminder_at(due_at: float, offset_days: float) -> float:
     """R5: a reminder at its configured offset from the due date."""
     return due_at + offset_days

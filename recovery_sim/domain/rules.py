@@ -96,7 +96,7 @@ def dunning_ends_at(policy: Policy, first_failure_at: float) -> float:
     """When retries run out and `policy.end_action` applies: at the last scheduled retry (at the first
     failure itself when the policy schedules none)."""
     offsets = policy.retries.offsets()
-    return first_failure_at + (offsets[-1] if offsets else 0.0)
+    return formulas.dunning_ends_at(first_failure_at, offsets[-1] if offsets else 0.0)
 
 
 def final_notice_at(
@@ -109,12 +109,17 @@ def final_notice_at(
     failure: with less time than that, the first R4 email is the only notice there is room for.
     The caller skips it once the invoice is paid, voided or uncollectible, or the subscription ended.
     """
-    if not policy.emails.final_notice or policy.end_action is DunningAction.LEAVE_PAST_DUE:
+    if not formulas.final_notice_due(
+        policy.emails.final_notice,
+        end_action_kills_links(policy.end_action),
+        collection_method == CollectionMethod.SEND_INVOICE,
+        method == PaymentMethodKind.CARD,
+    ):
         return None
-    if collection_method != CollectionMethod.CHARGE_AUTOMATICALLY or method != PaymentMethodKind.CARD:
-        return None
-    at = dunning_ends_at(policy, first_failure_at) - policy.emails.final_notice_days
-    return at if at > first_failure_at + 1e-9 else None
+    at = formulas.final_notice_at(
+        dunning_ends_at(policy, first_failure_at), policy.emails.final_notice_days, first_failure_at
+    )
+    return None if math.isnan(at) else at
 
 
 def invoice_reminder_times(policy: Policy, collection_method: CollectionMethod, due_at: float) -> list[float]:

@@ -31,7 +31,8 @@ DEFAULT_SIZES = (
     ("renewal_reminder", 1),  # R7
     ("trial_reminder", 1),  # R6a
     ("trial_paused", 1),  # R6b
-    ("unused", 9),  # keeps the link payment at slot 60, so default draws stay where they always were
+    ("final_notice", 1),  # R4 escalation: the reaction to the final notice
+    ("unused", 8),  # keeps the link payment at slot 60, so default draws stay where they always were
     ("link_payment", 1),  # R10c: paying an open invoice through a link
 )
 DEFAULT_PER_PERIOD = 64
@@ -69,6 +70,7 @@ class SlotLayout:
     renewal_reminder: int
     trial_reminder: int
     trial_paused: int
+    final_notice: int
     link_payment: int
     per_period: int
     card: int

@@ -59,6 +59,7 @@ class RunTables:
     card_updater: float
     renewal_days: float
     confirm_step: float
+    final_notice_days: float
     # policy switches and codes
     end_action: int
     retry_hard: bool
@@ -66,6 +67,7 @@ class RunTables:
     confirm_reminders: bool
     invoice_reminders: bool
     payment_failed: bool
+    final_notice: bool
     start_day: int
     card: int
     boleto: int
@@ -122,12 +124,14 @@ class RunTables:
             card_updater=scenario.card_updater_rate,
             renewal_days=float(e.upcoming_renewal_days),
             confirm_step=e.payment_action_reminder_days,
+            final_notice_days=e.final_notice_days,
             end_action=END_ACTIONS.index(policy.end_action),
             retry_hard=policy.retries.retry_hard_declines,
             trial_reminders=e.trial_will_end,
             confirm_reminders=e.payment_action_reminders,
             invoice_reminders=e.invoice_reminders,
             payment_failed=e.payment_failed,
+            final_notice=e.final_notice,
             start_day=(scenario.start_date - dt.date(1970, 1, 1)).days,
             card=CARD,
             boleto=BOLETO,

@@ -19,11 +19,12 @@ from recovery_sim.analysis.metrics import invoice_totals
 from recovery_sim.api import Run, simulate
 from recovery_sim.domain import rules
 from recovery_sim.domain.calendar import add_months
-from recovery_sim.domain.enums import EmailType
+from recovery_sim.domain.enums import CollectionMethod, EmailType, PaymentMethodKind
 from recovery_sim.settings.config import Policy, Scenario
 
 Z = 4.0
 EPS = 1e-6  # days (0.09 s): datetimes in the frames are rounded to the microsecond
+CHARGE_AUTOMATICALLY, CARD = CollectionMethod.CHARGE_AUTOMATICALLY, PaymentMethodKind.CARD
 
 # ------------------------------------------------------------------------------------------- worlds
 
@@ -260,6 +261,55 @@ def test_R4_customer_action_recovery_matches_theory(make_scenario) -> None:
             assert not unpaid_last["link_included"].any()
         else:
             assert unpaid_last["link_included"].all()
+
+
+@pytest.mark.parametrize("name", ["all-on", "aggressive"])
+def test_R4_final_notice_days_before_the_end_of_dunning_while_the_invoice_is_open(name: str) -> None:
+    """R4 escalation: one final notice per card invoice still open and running `final_notice_days`
+    before the end of dunning, none once it was paid; its link dies when dunning ends (R11b)."""
+    run = run_of(name)
+    policy, horizon = run.policy, run.scenario.horizon_days
+    card = customers_of(run, payment_method="card", collection_method="charge_automatically")
+    first_failure = dict(
+        run.events.filter(kind("payment_failed") & pl.col("customer_id").is_in(list(card)))
+        .group_by("invoice_id")
+        .agg(pl.col("time").min(), pl.col("customer_id").first())
+        .select("invoice_id", pl.struct("time", "customer_id"))
+        .iter_rows()
+    )
+    settles = ("payment_succeeded", "invoice_uncollectible", "invoice_voided")
+    settled = dict(
+        run.events.filter(pl.col("kind").cast(pl.String).is_in(settles))
+        .group_by("invoice_id")
+        .agg(pl.col("time").min())
+        .iter_rows()
+    )
+    killed = killed_at(run)
+    expected, paid_before = {}, 0
+    for invoice, failure in first_failure.items():
+        at = rules.final_notice_at(policy, CHARGE_AUTOMATICALLY, CARD, failure["time"])
+        if at is None or at >= horizon:
+            continue
+        if settled.get(invoice, math.inf) < at:
+            paid_before += 1
+        elif killed.get(failure["customer_id"], math.inf) > at:
+            expected[invoice] = at
+    notices = run.emails.filter(etype(EmailType.FINAL_NOTICE)).with_columns(
+        days(run, "link_live_until").alias("until")
+    )
+    assert notices["invoice_id"].n_unique() == notices.height  # one per invoice
+    assert paid_before > 20 and len(expected) > 20, (paid_before, len(expected))
+    sent = dict(notices.select("invoice_id", "time").iter_rows())
+    assert sent.keys() == expected.keys()
+    for invoice, t in sent.items():
+        ends = rules.dunning_ends_at(policy, first_failure[invoice]["time"])
+        assert t == expected[invoice] and abs(t - (ends - policy.emails.final_notice_days)) < 1e-9
+    ending_with_dunning = 0
+    for invoice, until in notices.filter(pl.col("link_included")).select("invoice_id", "until").iter_rows():
+        ends = rules.dunning_ends_at(policy, first_failure[invoice]["time"])
+        assert until <= ends + EPS  # dead once dunning cancels or marks unpaid
+        ending_with_dunning += abs(until - ends) < EPS
+    assert ending_with_dunning > 20
 
 
 # ------------------------------------------------------------------------------------------------ R5

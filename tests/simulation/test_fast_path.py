@@ -7,7 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recovery_sim.api import simulate
+from recovery_sim.api import Run, simulate
+from recovery_sim.domain import rules
+from recovery_sim.domain.enums import EmailType, RecipientKind
 from recovery_sim.settings.config import Policy, Scenario, shipped_policy_names
 
 FRAMES = ("events", "emails", "invoices", "customers")
@@ -21,11 +23,16 @@ def assert_same_frames(a, b) -> None:
         assert left.equals(right), f"{name} differ"
 
 
-def assert_fast_equals_reference(scenario, policy: Policy, seed: int) -> None:
+def assert_fast_equals_reference(scenario, policy: Policy, seed: int) -> Run:
     fast = simulate(scenario, policy, seed=seed, fast=True)
     reference = simulate(scenario, policy, seed=seed, fast=False)
     assert fast.events.height > 0
     assert_same_frames(fast, reference)
+    return fast
+
+
+def final_notices(run: Run) -> pl.DataFrame:
+    return run.emails.filter(pl.col("email_type").cast(pl.String) == EmailType.FINAL_NOTICE.value)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -39,7 +46,29 @@ def test_fast_equals_reference_test_mode(small_default) -> None:
         "test_mode", {"enabled": True, "verified_domain_share": 0.2, "team_member_share": 0.1}
     )
     for policy in ("all-on", "aggressive"):
-        assert_fast_equals_reference(scenario, Policy.named(policy), seed=4)
+        run = assert_fast_equals_reference(scenario, Policy.named(policy), seed=4)
+        # R12: a test account sends the final notice to no one, so no one acts on it.
+        assert not any(rules.delivered_in_test_mode(EmailType.FINAL_NOTICE, r, True) for r in RecipientKind)
+        notices = final_notices(run)
+        assert notices.height > 0
+        assert not notices["delivered"].any() and not notices["acted"].any()
+
+
+@pytest.mark.parametrize("max_attempts", [8, 1])
+@pytest.mark.parametrize("end_action", ["cancel", "mark_unpaid", "leave_past_due"])
+def test_fast_equals_reference_final_notice(small_default, end_action: str, max_attempts: int) -> None:
+    """The R4 escalation, sent (and acted on) alike by both paths; none when nothing ends dunning
+    (leave_past_due) or when there are no retries to leave room before the end (max_attempts 1)."""
+    policy = (
+        Policy.named("all-on")
+        .with_setting("end_action", end_action)
+        .with_setting("retries.max_attempts", max_attempts)
+    )
+    notices = final_notices(assert_fast_equals_reference(small_default, policy, seed=8))
+    if end_action == "leave_past_due" or max_attempts == 1:
+        assert notices.height == 0
+    else:
+        assert notices.height > 10 and notices["acted"].any() and notices["link_included"].all()
 
 
 def test_fast_equals_reference_leave_past_due(small_default) -> None:
@@ -56,6 +85,8 @@ def test_fast_equals_reference_leave_past_due(small_default) -> None:
         ("emails.upcoming_renewal_days", 3),
         ("retries.mode", "fixed"),
         ("links.subscription_management", "none"),
+        ("emails.payment_failed", False),  # a final notice with no R4 email before it: no fatigue
+        ("emails.final_notice_days", 9.5),
     ],
 )
 def test_fast_equals_reference_policy_variants(small_default, setting: str, value) -> None:

@@ -94,6 +94,9 @@ start_days = st.integers(-40_000, 60_000)
 
 FORMULA_INPUTS = {
     "payment_failed_email_due": (st.booleans(), st.booleans(), st.booleans()),
+    "dunning_ends_at": (days, st.floats(0, 28)),
+    "final_notice_due": (st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+    "final_notice_at": (days, st.floats(0.01, 60), days),
     "invoice_reminder_at": (days, st.integers(-30, 90).map(float)),
     "trial_reminder_at": (days, days),
     "renewal_reminder_at": (days, days, st.sampled_from([3.0, 7.0, 15.0, 30.0, 45.0, 60.0])),

@@ -199,6 +199,7 @@ def _draws(layout: SlotLayout, policy: Policy, behaviour: Behaviour) -> list[tup
         "renewal_reminder": [layout.renewal_reminder],
         "trial_reminder": [layout.trial_reminder],
         "trial_paused": [layout.trial_paused],
+        "final_notice": [layout.final_notice],
         "link_payment": [layout.link_payment],
     }
     out = [(f"{use}@{k}", draw_index(k, slot, layout.per_period)) for use, slots in uses.items()
@@ -238,6 +239,7 @@ def test_default_layout_is_unchanged_for_shipped_policies() -> None:
         layout = SlotLayout.for_run(Policy.named(name), Behaviour())
         assert (layout.attempt, layout.confirmation, layout.invoice_reminder) == (0, 16, 32)
         assert (layout.renewal_reminder, layout.trial_reminder, layout.trial_paused) == (48, 49, 50)
+        assert layout.final_notice == 51  # taken from the unused slots: nothing else moved
         assert (layout.link_payment, layout.per_period, layout.card) == (60, 64, 100_000)
 
 

@@ -43,6 +43,6 @@ def test_final_notice_link_dies_at_the_end_of_dunning(history_all_on):
 
 
 def test_no_final_notice_when_off_or_nothing_ends(history_all_on):
-    assert _notices(history_all_on, Policy.named("all-on")).height == 0
+    assert _notices(history_all_on, ON.with_setting("emails.final_notice", False)).height == 0
     past_due = ON.with_setting("end_action", "leave_past_due")
     assert _notices(history_all_on, past_due).height == 0

@@ -31,6 +31,9 @@ add_civil_months = _compiled(calendar.add_civil_months, days_from_civil=days_fro
 
 _calendar = {"days_from_civil": days_from_civil, "add_civil_months": add_civil_months}
 payment_failed_email_due = _compiled(formulas.payment_failed_email_due)
+dunning_ends_at = _compiled(formulas.dunning_ends_at)
+final_notice_due = _compiled(formulas.final_notice_due)
+final_notice_at = _compiled(formulas.final_notice_at)
 invoice_reminder_at = _compiled(formulas.invoice_reminder_at)
 trial_reminder_at = _compiled(formulas.trial_reminder_at)
 renewal_reminder_at = _compiled(formulas.renewal_reminder_at)

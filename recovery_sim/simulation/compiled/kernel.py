@@ -55,6 +55,7 @@ from recovery_sim.simulation.compiled.layout import (
     Q_CARD_START,
     Q_CONDITION,
     Q_DEADLINE,
+    Q_FINAL_NOTICE,
     Q_FOLLOW_LINK,
     Q_INVOICE,
     Q_INVOICE_START,
@@ -88,7 +89,7 @@ from recovery_sim.simulation.compiled.layout import (
     S_WAITING,
 )
 from recovery_sim.simulation.compiled.lifecycle import lifecycle
-from recovery_sim.simulation.compiled.processes import card, send_invoice
+from recovery_sim.simulation.compiled.processes import card, final_notice, send_invoice
 from recovery_sim.simulation.compiled.state import (
     ended,
     flush_invoices,
@@ -146,6 +147,8 @@ def customer(f64, i64, rows_f, rows_i, cust_i, cust_f, j):
             send_invoice(f64, i64, rows_f, rows_i, a, INVOICE_BEGIN)
         elif what == Q_INVOICE:
             send_invoice(f64, i64, rows_f, rows_i, a, b)
+        elif what == Q_FINAL_NOTICE:
+            final_notice(f64, i64, rows_f, rows_i, a, x)
         elif what == Q_FOLLOW_LINK:
             follow_link(f64, i64, rows_f, rows_i, x)
         elif what == Q_SELF_UPDATE:

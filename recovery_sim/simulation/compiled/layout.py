@@ -56,6 +56,7 @@ E_CARD_EXPIRING = EMAIL[EmailType.CARD_EXPIRING]
 E_INVOICE_FINALIZED = EMAIL[EmailType.INVOICE_FINALIZED]
 E_INVOICE_PAID = EMAIL[EmailType.INVOICE_PAID]
 E_SUBSCRIPTION_CANCELED = EMAIL[EmailType.SUBSCRIPTION_CANCELED]
+E_FINAL_NOTICE = EMAIL[EmailType.FINAL_NOTICE]
 
 A_SYSTEM = ACTOR[Actor.SYSTEM]
 A_RETRY = ACTOR[Actor.RETRY]
@@ -106,17 +107,18 @@ def _offsets(scalars: tuple[str, ...], tables: tuple[tuple[str, int], ...]) -> t
 F_SCALARS = ("horizon", "fatigue", "new_method_success", "reminder_cancel", "act_delay", "spontaneous_fix",
              "spontaneous_delay", "boleto_expiry", "three_ds_expiry", "confirm_unprompted", "pay_share",
              "pay_delay", "write_off", "trial_cancel", "card_self_update", "card_updater", "renewal_days",
-             "confirm_step")  # fmt: skip
+             "confirm_step", "final_notice_days")  # fmt: skip
 F_TABLES = (("act_chance", TYPES), ("plan_churn", MAX_PLANS), ("cohort_rate", MAX_COHORTS),
             ("cohort_3ds", MAX_COHORTS), ("cohort_due", MAX_COHORTS), ("decline_edges", MAX_DECLINES),
             ("retry_success", MAX_DECLINES), ("retry_offsets", MAX_RETRIES),
             ("invoice_reminder_offsets", MAX_INVOICE_REMINDERS), ("state", 16),
             ("invoices", 4 * MAX_INVOICES), ("queue_at", QUEUE), ("queue_arg", QUEUE))  # fmt: skip
 I_SCALARS = ("end_action", "retry_hard", "trial_reminders", "confirm_reminders", "invoice_reminders",
-             "payment_failed", "start_day", "card", "boleto", "expired_card", "generic_decline",
-             "authentication_expired", "n_declines", "n_retries", "n_invoice_reminders", "slot_confirmation",
-             "slot_invoice_reminder", "slot_renewal_reminder", "slot_trial_reminder", "slot_trial_paused",
-             "slot_link_payment", "per_period", "card_index")  # fmt: skip
+             "payment_failed", "final_notice", "start_day", "card", "boleto", "expired_card",
+             "generic_decline", "authentication_expired", "n_declines", "n_retries", "n_invoice_reminders",
+             "slot_confirmation", "slot_invoice_reminder", "slot_renewal_reminder", "slot_trial_reminder",
+             "slot_trial_paused", "slot_final_notice", "slot_link_payment", "per_period",
+             "card_index")  # fmt: skip
 I_TABLES = (("sends", TYPES), ("links", 2 * TYPES), ("management", 2 * TYPES),
             ("delivered", RECIPIENTS * TYPES), ("keys", 32), ("plan_step", MAX_PLANS),
             ("plan_price", MAX_PLANS), ("plan_reminder", MAX_PLANS), ("decline_ids", MAX_DECLINES),
@@ -142,6 +144,7 @@ F_CARD_SELF_UPDATE = F_AT["card_self_update"]
 F_CARD_UPDATER = F_AT["card_updater"]
 F_RENEWAL_DAYS = F_AT["renewal_days"]
 F_CONFIRM_STEP = F_AT["confirm_step"]
+F_FINAL_NOTICE_DAYS = F_AT["final_notice_days"]
 F_ACT_CHANCE = F_AT["act_chance"]
 F_PLAN_CHURN = F_AT["plan_churn"]
 F_COHORT_RATE = F_AT["cohort_rate"]
@@ -161,6 +164,7 @@ I_TRIAL_REMINDERS = I_AT["trial_reminders"]
 I_CONFIRM_REMINDERS = I_AT["confirm_reminders"]
 I_INVOICE_REMINDERS = I_AT["invoice_reminders"]
 I_PAYMENT_FAILED = I_AT["payment_failed"]
+I_FINAL_NOTICE = I_AT["final_notice"]
 I_START_DAY = I_AT["start_day"]
 I_CARD = I_AT["card"]
 I_BOLETO = I_AT["boleto"]
@@ -175,6 +179,7 @@ I_SLOT_INVOICE_REMINDER = I_AT["slot_invoice_reminder"]
 I_SLOT_RENEWAL_REMINDER = I_AT["slot_renewal_reminder"]
 I_SLOT_TRIAL_REMINDER = I_AT["slot_trial_reminder"]
 I_SLOT_TRIAL_PAUSED = I_AT["slot_trial_paused"]
+I_SLOT_FINAL_NOTICE = I_AT["slot_final_notice"]
 I_SLOT_LINK_PAYMENT = I_AT["slot_link_payment"]
 I_PER_PERIOD = I_AT["per_period"]
 I_CARD_INDEX = I_AT["card_index"]
@@ -228,7 +233,7 @@ INVOICE_ROWS = ((False, O_INVOICE_ID), (False, O_INVOICE_CUSTOMER), (False, O_IN
 
 # Queue entries: what wakes up, with two integer arguments and one float.
 (Q_LIFE, Q_CARD_START, Q_CARD, Q_INVOICE_START, Q_INVOICE, Q_FOLLOW_LINK, Q_SELF_UPDATE,
- Q_CARD_SELF_UPDATE, Q_ACTIVATION, Q_CONDITION, Q_DEADLINE) = range(1, 12)  # fmt: skip
+ Q_CARD_SELF_UPDATE, Q_ACTIVATION, Q_CONDITION, Q_DEADLINE, Q_FINAL_NOTICE) = range(1, 13)  # fmt: skip
 Q_WHAT, Q_PRIORITY, Q_SEQ, Q_A, Q_B = range(5)  # an entry's integers at i64[I_QUEUE + 5 slot]
 URGENT, NORMAL = 0, 1  # simpy.core's priorities: a new process starts before other events at its instant
 INVOICE_BEGIN, INVOICE_SETTLE = -2, -1  # a send_invoice process starting, or settling (else reminder n)

@@ -170,7 +170,7 @@ from recovery_sim.simulation.compiled.layout import (
     V_STATUS,
     VOID,
 )
-from recovery_sim.simulation.compiled.processes import failed_attempt
+from recovery_sim.simulation.compiled.processes import failed_attempt, schedule_final_notice
 from recovery_sim.simulation.compiled.state import (
     boundary,
     cancel,
@@ -494,6 +494,7 @@ def dunning(f64, i64, rows_f, rows_i, block):
         i64[v + V_DECLINE] = decline
         set_status(f64, i64, rows_f, rows_i, PAST_DUE, A_SYSTEM)
         failed_attempt(f64, i64, rows_f, rows_i, n, decline, 1, False)
+        schedule_final_notice(f64, i64, n)
         if uniform(i64, P_SPONTANEOUS_FIX, sid, k) < f64[F_SPONTANEOUS_FIX]:
             delay = exponential(i64, P_SPONTANEOUS_DELAY, sid, k, f64[F_SPONTANEOUS_DELAY])
             schedule_at(f64, i64, now + delay, Q_SELF_UPDATE, 0, 0.0)

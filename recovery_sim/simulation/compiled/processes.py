@@ -1,5 +1,6 @@
 """The compiled processes the queue starts beside the lifecycle: a card's (R9) and a send_invoice
-invoice's (R5), and the failed attempt that dunning shares with the first attempt.
+invoice's (R5), the failed attempt that dunning shares with the first attempt, and the final notice
+(the R4 escalation dunning schedules).
 
 Each is named like its SimPy twin (reference/processes.py); the lifecycle's are in lifecycle.py.
 """
@@ -12,6 +13,9 @@ from numba import njit
 
 from recovery_sim.simulation.compiled.jit import (
     draw_index,
+    dunning_ends_at,
+    final_notice_at,
+    final_notice_due,
     invoice_reminder_at,
     payment_failed_email_due,
 )
@@ -22,6 +26,7 @@ from recovery_sim.simulation.compiled.layout import (
     A_SYSTEM,
     CANCELED,
     E_CARD_EXPIRING,
+    E_FINAL_NOTICE,
     E_INVOICE_FINALIZED,
     E_INVOICE_REMINDER,
     E_PAYMENT_FAILED,
@@ -29,20 +34,25 @@ from recovery_sim.simulation.compiled.layout import (
     F_ACT_DELAY,
     F_CARD_SELF_UPDATE,
     F_CARD_UPDATER,
+    F_FINAL_NOTICE_DAYS,
     F_HORIZON,
     F_INVOICE_REMINDERS,
     F_INVOICES,
     F_PAY_DELAY,
     F_PAY_SHARE,
+    F_RETRY_OFFSETS,
     F_WRITE_OFF,
     I_CARD,
     I_CARD_INDEX,
     I_END_ACTION,
+    I_FINAL_NOTICE,
     I_INVOICE_REMINDERS,
     I_INVOICES,
     I_N_INVOICE_REMINDERS,
+    I_N_RETRIES,
     I_PAYMENT_FAILED,
     I_PER_PERIOD,
+    I_SLOT_FINAL_NOTICE,
     I_SLOT_INVOICE_REMINDER,
     INVOICE_BEGIN,
     INVOICE_SETTLE,
@@ -59,6 +69,7 @@ from recovery_sim.simulation.compiled.layout import (
     P_SPONTANEOUS_DELAY,
     Q_CARD,
     Q_CARD_SELF_UPDATE,
+    Q_FINAL_NOTICE,
     Q_FOLLOW_LINK,
     Q_INVOICE,
     S_CARD_EMAIL,
@@ -71,8 +82,10 @@ from recovery_sim.simulation.compiled.layout import (
     S_PERIOD_END,
     S_SEND_INVOICE,
     S_STATUS,
+    S_T0,
     UNCOLLECTIBLE,
     V_AMOUNT,
+    V_ATTEMPTS,
     V_DUE,
     V_ID,
     V_PAY_AT,
@@ -121,6 +134,44 @@ def failed_attempt(f64, i64, rows_f, rows_i, n, decline, attempt, last):
         index,
         attempt - 1,
         False,
+    )
+    if sent and acts:
+        delay = exponential(i64, P_ACT_DELAY, i64[S_ID], index, f64[F_ACT_DELAY])
+        schedule_at(f64, i64, f64[S_NOW] + delay, Q_FOLLOW_LINK, 0, live)
+
+
+@njit(cache=True)
+def schedule_final_notice(f64, i64, n):
+    """Engine._dunning after the first failure at t0: the final notice at `rules.final_notice_at`."""
+    due = final_notice_due(
+        i64[I_FINAL_NOTICE] == 1,
+        i64[I_END_ACTION] != END_LEAVE_PAST_DUE,  # rules.end_action_kills_links
+        i64[S_SEND_INVOICE] == 1,
+        i64[S_METHOD] == i64[I_CARD],
+    )
+    if not due:
+        return
+    t0, retries = f64[S_T0], i64[I_N_RETRIES]
+    ends = dunning_ends_at(t0, f64[F_RETRY_OFFSETS + retries - 1] if retries > 0 else 0.0)
+    at = final_notice_at(ends, f64[F_FINAL_NOTICE_DAYS], t0)
+    if not math.isnan(at):
+        schedule_at(f64, i64, at, Q_FINAL_NOTICE, n, ends)
+
+
+@njit(cache=True)
+def final_notice(f64, i64, rows_f, rows_i, n, dunning_ends):
+    """Engine._final_notice: the R4 escalation while the invoice is open and the subscription runs."""
+    v = I_INVOICES + 8 * n
+    if i64[v + V_STATUS] != OPEN or ended(i64):
+        return
+    index = draw_index(i64[v + V_PERIOD], i64[I_SLOT_FINAL_NOTICE], i64[I_PER_PERIOD])
+    period_end = min(f64[S_PERIOD_END], dunning_ends)  # rules.foreseen_link_deadline: R11b at the end
+    r4_emails = payment_failed_email_due(
+        i64[I_PAYMENT_FAILED] == 1, i64[S_SEND_INVOICE] == 1, i64[S_METHOD] == i64[I_CARD]
+    )
+    earlier = i64[v + V_ATTEMPTS] if r4_emails else 0
+    sent, acts, live = send(
+        f64, i64, rows_f, rows_i, E_FINAL_NOTICE, i64[v + V_ID], period_end, math.nan, index, earlier, False
     )
     if sent and acts:
         delay = exponential(i64, P_ACT_DELAY, i64[S_ID], index, f64[F_ACT_DELAY])

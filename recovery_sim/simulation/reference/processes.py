@@ -222,6 +222,10 @@ class Processes:
         k = invoice.period
         self._set_status(s, SubscriptionStatus.PAST_DUE)
         self._failed_attempt(s, invoice, decline, 1, t0)
+        method = METHOD_KINDS[self.cl.method[s.j]]
+        notice_at = rules.final_notice_at(self.policy, self._collection(s), method, t0)
+        if notice_at is not None:
+            self._at(notice_at, self._final_notice, s, invoice, rules.dunning_ends_at(self.policy, t0))
         if self._u(Purpose.SPONTANEOUS_FIX, s, k) < b_.spontaneous_fix_rate:
             self._at(
                 t0 + self._delay(Purpose.SPONTANEOUS_DELAY, s, k, b_.spontaneous_fix_delay_days),
@@ -253,6 +257,25 @@ class Processes:
         if invoice.status != OPEN or s.ended:
             return
         self._end_of_dunning(s, invoice)
+
+    def _final_notice(self, s: Subscription, invoice: Invoice, dunning_ends: float) -> None:
+        """R4 escalation: the last notice before the end-of-dunning action, while the invoice is open and
+        the subscription runs. Its link dies when dunning ends (R11b), the deadline the email states;
+        fatigue counts the R4 emails of the episode before it."""
+        if invoice.status != OPEN or s.ended:
+            return
+        index = draw_index(invoice.period, self.slots.final_notice, self.slots.per_period)
+        period_end = rules.foreseen_link_deadline(
+            s.period_end, dunning_ends_at=dunning_ends, end_action=self.policy.end_action
+        )
+        r4_emails = rules.payment_failed_email_due(
+            self.policy, self._collection(s), METHOD_KINDS[self.cl.method[s.j]]
+        )
+        earlier = invoice.attempts if r4_emails else 0
+        sent = self._send(s, EmailType.FINAL_NOTICE, invoice, period_end, act_index=index, earlier=earlier)
+        if sent and sent[0]:
+            when = self.env.now + self._delay(Purpose.ACT_DELAY, s, index, self.behaviour.act_delay_days)
+            self._at(when, self._follow_link, s, sent[1], invoice.period)
 
     def _end_of_dunning(self, s: Subscription, invoice: Invoice) -> None:
         action = self.policy.end_action
