@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Policy what-if: switch emails on and off, see what they are worth
 #
