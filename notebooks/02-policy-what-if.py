@@ -44,7 +44,7 @@ CURRENCY = os.environ.get("RECOVERY_SIM_CURRENCY", "")  # empty: the currency wi
 
 # %%
 import recovery_sim as rs
-from recovery_sim.notebook import policy_panel, table, what_if
+from recovery_sim.notebook import policy_panel, what_if
 
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
 
@@ -86,5 +86,4 @@ card_expiring = what_if(
     panel.settings() | {"emails.card_expiring": True}, scenario, baseline=BASELINE,
     replications=REPLICATIONS, seed=SEED, executor=panel.executor, currency=CURRENCY or None,
 )  # fmt: skip
-print(rs.notebook.describe(card_expiring.settings))
-table(card_expiring.table)
+card_expiring

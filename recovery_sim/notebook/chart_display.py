@@ -4,7 +4,8 @@ Altair's default renderer loads Vega from a CDN, so offline (and in HTML exports
 chart shows "Error loading script". This renderer puts into each chart's HTML output the Vega, Vega-Lite
 and Vega-Embed bundle that vl-convert ships (gzipped, about 0.4 MB per chart; unpacked once per page),
 and a static SVG drawn by vl-convert that the live, interactive chart (tooltips included) replaces. A
-front end that runs no scripts, such as an untrusted notebook in JupyterLab, still shows the SVG.
+front end that runs no scripts, such as an untrusted notebook in JupyterLab, still shows the SVG (as an
+image: JupyterLab's sanitizer removes inline SVG but keeps a data-URI image).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import functools
 import gzip
 import html
 import json
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,18 +53,17 @@ def chart_html(spec: dict) -> str:
     """The HTML of one chart: a static SVG, then the live chart once the bundled Vega has drawn it."""
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(spec)
-    title = _title(spec)
+    svg = base64.b64encode(vlc.vegalite_to_svg(spec).encode()).decode("ascii")
+    title = html.escape(_title(spec), quote=True)
     script = _SCRIPT % {
         "bundle": _bundle(),
         "spec": _json_for_script(spec),
         "options": json.dumps(EMBED_OPTIONS),
     }
     return (
-        f'<div class="rs-chart" id="rs-chart-{uuid.uuid4().hex}" role="figure" '
-        f'aria-label="{html.escape(title, quote=True)}">'
-        f'<div class="rs-chart-static">{svg}</div><div class="rs-chart-live"></div></div>'
-        f"<script>{script}</script>"
+        f'<div class="rs-chart" role="figure" aria-label="{title}"><div class="rs-chart-static">'
+        f'<img src="data:image/svg+xml;base64,{svg}" alt="{title}"></div><div class="rs-chart-live"></div>'
+        f"</div><script>{script}</script>"
     )
 
 

@@ -126,10 +126,10 @@ class EmailPicker:
         import ipywidgets as widgets
         from IPython.display import display
 
-        from recovery_sim.notebook.panel import _WithFallback
+        from recovery_sim.notebook.panel import WidgetWithNote
 
         note = "<p><i>Email picker: open the notebook in JupyterLab to choose another email.</i></p>"
-        display(_WithFallback(widgets.HBox(list(self.controls.values())), note))
+        display(WidgetWithNote(widgets.HBox(list(self.controls.values())), note))
         self._handle = display(self.view(), display_id=True)
 
 

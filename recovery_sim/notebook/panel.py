@@ -8,7 +8,6 @@ even where no widget can be shown.
 from __future__ import annotations
 
 import dataclasses
-import html
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from recovery_sim.domain.enums import DunningAction
 from recovery_sim.experiments.experiment import InlineExecutor
 from recovery_sim.notebook import whatif
-from recovery_sim.notebook.tables import table
 from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Scenario
 
 CUSTOMER_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000)
@@ -34,7 +32,7 @@ def _executor(workers: int) -> Executor:
     return ProcessPoolExecutor(max_workers=workers or None, mp_context=context)
 
 
-class _WithFallback:
+class WidgetWithNote:
     """A widget that shows as a short note where widgets cannot be drawn (HTML exports)."""
 
     def __init__(self, widget: Any, fallback_html: str) -> None:
@@ -132,7 +130,7 @@ class PolicyPanel:
 
     def _redraw(self) -> None:
         if self._handle is not None:
-            self._handle.update(_Result(self.result, self.baseline))
+            self._handle.update(self.result)
 
     def _on_change(self, change: dict) -> None:
         if self._holding:  # a preset is setting several controls: one re-run at the end
@@ -149,8 +147,8 @@ class PolicyPanel:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(_WithFallback(self._layout(), EXPORT_NOTE))
-        self._handle = display(_Result(self.result, self.baseline), display_id=True)
+        display(WidgetWithNote(self._layout(), EXPORT_NOTE))
+        self._handle = display(self.result or "no result: see the status line", display_id=True)
 
     # ---------------------------------------------------------------------------------------- layout
 
@@ -212,26 +210,6 @@ class PolicyPanel:
             [widgets.HTML("<b>Dunning</b>"), *dunning, widgets.HTML("<b>Scenario and display</b>"), *world]
         )
         return widgets.VBox([widgets.HBox([emails, right]), self.status])
-
-
-class _Result:
-    """The last what-if as an ordinary output: its settings in words, the table, the chart."""
-
-    def __init__(self, result: whatif.WhatIf | None, baseline: str) -> None:
-        self.result, self.baseline = result, baseline
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
-        if self.result is None:
-            return {"text/plain": "no result yet", "text/html": "<p>No result yet.</p>"}
-        from recovery_sim.notebook.chart_display import chart_html
-
-        caption = whatif.describe(self.result.settings)
-        frame = table(self.result.table, title=f"{self.result.currency}: what-if against {self.baseline}")
-        return {
-            "text/plain": f"{caption}\n{frame!r}",
-            "text/html": f"<p><b>Settings:</b> {html.escape(caption)}</p>{frame._repr_html_()}"
-            f"{chart_html(self.result.chart.to_dict())}",
-        }
 
 
 def policy_panel(scenario: Scenario | None = None, **options: Any) -> PolicyPanel:

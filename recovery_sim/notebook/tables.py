@@ -27,11 +27,13 @@ IDENTIFIERS = re.compile(r"(^|_)(id|period|attempts?|seed|replication)$")
 DEFAULT_ROWS = 50
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _STYLE = """<style>
-.rs-table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px; }
-.rs-table th, .rs-table td { padding: 3px 10px; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
-.rs-table th { text-align: left; border-bottom: 2px solid #bbb; white-space: nowrap; }
-.rs-table td.rs-num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.rs-table caption { caption-side: bottom; text-align: left; color: #666; padding-top: 4px; }
+table.rs-table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px; }
+table.rs-table th, table.rs-table td { text-align: left; padding: 3px 10px; vertical-align: top;
+  border-bottom: 1px solid #e3e3e3; }
+table.rs-table th { border-bottom: 2px solid #bbb; white-space: nowrap; }
+table.rs-table .rs-num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.rs-table .rs-time { white-space: nowrap; }
+table.rs-table caption { caption-side: bottom; text-align: left; color: #666; padding-top: 4px; }
 .rs-table-title { font-weight: 600; margin: 8px 0 2px; }
 </style>"""
 
@@ -43,6 +45,7 @@ class Table:
     frame: pl.DataFrame
     formatted: pl.DataFrame
     numeric: frozenset[str]
+    """Columns aligned right (numbers, money); times never wrap."""
     title: str | None = None
     rows: int = DEFAULT_ROWS
 
@@ -82,6 +85,12 @@ class Table:
             ([self.title] if self.title else []) + text + ([self._footer()] if self._footer() else [])
         )
 
+    def _css(self, column: str) -> str:
+        if column in self.numeric:
+            return ' class="rs-num"'
+        dtype = self.frame.schema.get(column)
+        return ' class="rs-time"' if dtype is not None and dtype.is_temporal() else ""
+
     def _footer(self) -> str:
         total = self.formatted.height
         if total > self.rows:
@@ -98,13 +107,15 @@ def table(
     rows: int = DEFAULT_ROWS,
     title: str | None = None,
     decimals: int = 1,
+    right: Iterable[str] = (),
 ) -> Table:
     """`frame` formatted for reading; nothing is cut, nothing is converted in `frame` itself.
 
     Money columns (minor units) are found by name (`billed`, `recovered_revenue`, `amount`, `price`, …)
     or given in `money`; `currency` names the column holding each row's currency, or is a currency code
     for the whole table. Rates (`…_rate`, `…share`, or `rates`) show as percentages; whole-valued floats
-    (means of counts) as integers; timestamps to the minute with their zone.
+    (means of counts) as integers; timestamps to the minute with their zone. Numbers align right, and
+    so do the columns in `right` (say, already formatted figures).
     """
     code = currency if currency not in frame.columns and _CURRENCY_CODE.match(currency) else None
     has_currency = currency in frame.columns or code is not None
@@ -123,7 +134,9 @@ def table(
         else:
             show = _formatter(name, frame[name], name in rates, decimals)
             formatted[name] = ["–" if v is None else show(v) for v in values]
-    numeric = frozenset(c for c in frame.columns if c in money or frame[c].dtype.is_numeric())
+    numeric = frozenset(
+        c for c in frame.columns if c in money or c in set(right) or frame[c].dtype.is_numeric()
+    )
     strings = pl.DataFrame(formatted, schema=dict.fromkeys(frame.columns, pl.String))
     return Table(frame, strings, numeric, title, rows)
 

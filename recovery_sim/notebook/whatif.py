@@ -8,6 +8,7 @@ without widgets.
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
@@ -175,6 +176,20 @@ class WhatIf:
     @property
     def chart(self):
         return charts.revenue_by_policy(self.comparison.table, self.currency)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        """Shown as the settings in words, the difference table and the revenue chart."""
+        from recovery_sim.notebook.chart_display import chart_html
+        from recovery_sim.notebook.tables import table
+
+        caption = describe(self.settings)
+        title = f"{self.currency}: what-if against {self.comparison.baseline}"
+        shown = table(self.table, title=title, right=[self.comparison.baseline, ARM, "difference", "95% CI"])
+        return {
+            "text/plain": f"{caption}\n{shown!r}",
+            "text/html": f"<p><b>Settings:</b> {html.escape(caption)}</p>{shown._repr_html_()}"
+            f"{chart_html(self.chart.to_dict())}",
+        }
 
 
 def what_if(
