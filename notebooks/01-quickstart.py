@@ -82,7 +82,8 @@ summaries = pl.concat([rs.summary(rs.simulate(scenario, rs.Policy.named(p), seed
 recovery_rate_by_policy(summaries)
 
 # %%
-table(summaries.select("policy", *columns[:1], *columns[4:], "recovery_rate", "emails_sent"))
+by_policy = ["policy", "currency", "at_risk_revenue", "recovered_revenue", "recovery_rate", "emails_sent"]
+table(summaries.select(by_policy))
 
 # %% [markdown]
 # One run is one draw of chance. To say how much a policy is *worth* — with a confidence interval —

@@ -28,11 +28,10 @@ DEFAULT_ROWS = 50
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _STYLE = """<style>
 table.rs-table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px; }
-table.rs-table th, table.rs-table td { text-align: left; padding: 3px 10px; vertical-align: top;
-  border-bottom: 1px solid #e3e3e3; }
+table.rs-table th, table.rs-table td { padding: 3px 10px; vertical-align: top; }
+table.rs-table td { border-bottom: 1px solid #e3e3e3; }
 table.rs-table th { border-bottom: 2px solid #bbb; white-space: nowrap; }
-table.rs-table .rs-num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-table.rs-table .rs-time { white-space: nowrap; }
+table.rs-table .rs-num { font-variant-numeric: tabular-nums; }
 table.rs-table caption { caption-side: bottom; text-align: left; color: #666; padding-top: 4px; }
 .rs-table-title { font-weight: 600; margin: 8px 0 2px; }
 </style>"""
@@ -51,15 +50,11 @@ class Table:
 
     def _repr_html_(self) -> str:
         shown = self.formatted.head(self.rows)
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
+        css = {c: self._css(c) for c in shown.columns}
+        head = "".join(f"<th{css[c]}>{html.escape(c)}</th>" for c in shown.columns)
         body = "".join(
             "<tr>"
-            + "".join(
-                f'<td class="rs-num">{html.escape(v)}</td>'
-                if c in self.numeric
-                else f"<td>{html.escape(v)}</td>"
-                for c, v in zip(shown.columns, row, strict=True)
-            )
+            + "".join(f"<td{css[c]}>{html.escape(v)}</td>" for c, v in zip(shown.columns, row, strict=True))
             + "</tr>"
             for row in shown.iter_rows()
         )
@@ -86,10 +81,13 @@ class Table:
         )
 
     def _css(self, column: str) -> str:
+        """Alignment inline: front ends' own table styles (JupyterLab right-aligns every cell) win
+        over a stylesheet's, never over the cell's own."""
         if column in self.numeric:
-            return ' class="rs-num"'
+            return ' class="rs-num" style="text-align: right; white-space: nowrap"'
         dtype = self.frame.schema.get(column)
-        return ' class="rs-time"' if dtype is not None and dtype.is_temporal() else ""
+        nowrap = dtype is not None and dtype.is_temporal()
+        return f' style="text-align: left{"; white-space: nowrap" if nowrap else ""}"'
 
     def _footer(self) -> str:
         total = self.formatted.height

@@ -25,6 +25,11 @@ def test_money_reads_in_major_units_of_each_rows_currency():
     frame = pl.DataFrame({"currency": ["EUR", "BRL", "JPY"], "billed": [123456, 9900, 5000]})
     assert _cells(frame)["billed"] == ["€1,234.56", "R$99.00", "¥5,000"]
     assert _cells(frame.drop("currency"), currency="EUR")["billed"] == ["€1,234.56", "€99.00", "€50.00"]
+    cells = table(frame)._repr_html_()  # JupyterLab right-aligns every cell unless the cell says otherwise
+    assert (
+        '<td style="text-align: left">BRL</td>' in cells
+        and 'style="text-align: right; white-space: nowrap">R$99.00' in cells
+    )
     with pytest.raises(ValueError, match="currency"):
         table(frame.drop("currency"))
 

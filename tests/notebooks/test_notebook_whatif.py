@@ -32,6 +32,8 @@ result_before = panel.result
 controls["currency"].value = other  # only what is shown: the same comparison, another currency
 assert panel.result.comparison is result_before.comparison
 assert set(panel.table["currency"]) == {other}, panel.table
+controls["currency"].value = shown_currency
+assert panel.table.equals(after_retries)
 
 controls["preset"].value = "none"  # loads every switch from the shipped policy, then one re-run
 assert not any(controls[key].value for key in rs.notebook.whatif.EMAIL_SWITCHES)
@@ -48,7 +50,7 @@ def _result_html(nb: nbformat.NotebookNode) -> str:
         o for o in cell.outputs if "text/html" in o.get("data", {}) and "Settings:" in o["data"]["text/html"]
     ]
     assert len(shown) == 1, [o.get("data", {}).keys() for o in cell.outputs]
-    return shown[0]
+    return shown[0]["data"]["text/html"]
 
 
 def test_changing_a_control_reruns_the_comparison(kernel_name: str, small_run: Path):
