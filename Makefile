@@ -37,9 +37,16 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/sweep_bench.py --quick
 	$(BIN)/python benchmarks/import_bench.py --quick
 
+# The notebooks' `python3` kernel is this venv's (installed into the venv, which Jupyter prefers over the
+# user's kernels); "recovery-sim" is registered for other Jupyter installs. JupyterLab itself asks the
+# internet nothing: no news feed, no update check, no extension catalogue. Charts bundle their Vega.
+LAB_OFFLINE := --LabApp.news_url=None --LabApp.extension_manager=readonly \
+	--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+
 lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (recovery-sim)"
 	$(BIN)/python -m ipykernel install --user --name recovery-sim --display-name "recovery-sim"
-	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab notebooks $(LAB_OFFLINE) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The gallery, then a PNG of every email (type × locale × brand, light and dark) under $(OUT)/gallery/png.
 gallery: $(STAMP) browser

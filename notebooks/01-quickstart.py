@@ -22,12 +22,12 @@
 # (failed-payment notices, confirmation links, card-expiry warnings, renewal reminders) win back more.
 #
 # This notebook runs the shipped default scenario — an existing European customer base, monthly
-# sign-ups with trials and a Brazilian arm paying partly by Boleto — under three email policies and
+# sign-ups with trials and a Brazilian arm paying partly by Boleto — under a few email policies and
 # reads the headline numbers. Every policy sees **the same customers, cards and failures** (same
 # seed), so the differences below come from the emails alone.
 #
-# The next cell holds the run size. A person runs the defaults; the automated tests shrink them
-# through environment variables.
+# The next cell holds the run's size and the policies: change them there (or through the environment
+# variables it reads) and run all cells again.
 
 # %% tags=["parameters"]
 import os
@@ -35,41 +35,29 @@ import os
 CUSTOMERS = int(os.environ.get("RECOVERY_SIM_CUSTOMERS", "20000"))
 MONTHS = int(os.environ.get("RECOVERY_SIM_MONTHS", "12"))
 SEED = int(os.environ.get("RECOVERY_SIM_SEED", "7"))
+POLICY = os.environ.get("RECOVERY_SIM_POLICY", "recommended-minimum")  # the run looked at first
+POLICIES = os.environ.get("RECOVERY_SIM_POLICIES", "none,recommended-minimum,all-on").split(",")
 
 # %%
-import altair as alt
 import polars as pl
 
 import recovery_sim as rs
-from recovery_sim import charts
-
-
-def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
-    """Money columns (integer minor units, with a `currency` column) as amounts with their currency."""
-    return frame.with_columns(
-        pl.struct(column, "currency")
-        .map_elements(
-            lambda row, c=column: charts.format_money(row[c], row["currency"]), return_dtype=pl.String
-        )
-        .alias(column)
-        for column in columns
-    )
-
+from recovery_sim.notebook import recovery_rate_by_policy, table
 
 # %% [markdown]
 # ## The scenario and one run
 #
 # `Scenario.default()` loads `data/scenarios/default.toml`; `scaled` resizes it while keeping the
-# cohort mix. `simulate` returns the run's events, emails, invoices and customers as polars frames.
+# cohort mix. `simulate` returns the run's events, emails, invoices and customers as polars frames;
+# `table` shows any of them readably (money with its currency, times to the minute in UTC).
 
 # %%
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
-policy = rs.Policy.named("recommended-minimum")
-run = rs.simulate(scenario, policy, seed=SEED)
+run = rs.simulate(scenario, rs.Policy.named(POLICY), seed=SEED)
 
 print(f"{scenario.customers:,} customers over {scenario.horizon_months} months from {scenario.start_date}")
 print(f"{run.invoices.height:,} invoices, {run.events.height:,} events, {run.emails.height:,} emails")
-run.invoices.head()
+table(run.events.filter(pl.col("kind") == "payment_failed"), rows=8, title="The first failed payments")
 
 # %% [markdown]
 # ## Headline numbers
@@ -79,39 +67,23 @@ run.invoices.head()
 # confirm; *recovered* is the part of it paid before the horizon ended.
 
 # %%
-headline = rs.summary(run)
-show_money(headline, "billed", "collected", "at_risk_revenue", "recovered_revenue").select(
-    "currency",
-    "customers",
-    "billed",
-    "collected",
-    "at_risk_revenue",
-    "recovered_revenue",
-    (pl.col("recovery_rate") * 100).round(1).alias("recovery_rate_%"),
-    "involuntary_churn",
-    "emails_sent",
-)
+columns = ["currency", "customers", "billed", "collected", "at_risk_revenue", "recovered_revenue"]
+table(rs.summary(run).select(*columns, "recovery_rate", "involuntary_churn", "emails_sent"))
 
 # %% [markdown]
-# ## Recovery rate under three policies
+# ## Recovery rate under each policy
 #
 # `none` sends no customer email (retries still run), `recommended-minimum` sends failed-payment
 # notices and confirmation links, `all-on` switches on every reminder. Same seed, so the same
-# failures happen in each run.
+# failures happen in each run. Hover over a bar for its value.
 
 # %%
-policies = ["none", "recommended-minimum", "all-on"]
-rates = pl.concat(
-    [rs.summary(rs.simulate(scenario, rs.Policy.named(name), seed=SEED)) for name in policies]
-).select("policy", "currency", "recovery_rate", "recovered_revenue")
+summaries = pl.concat([rs.summary(rs.simulate(scenario, rs.Policy.named(p), seed=SEED)) for p in POLICIES])
+recovery_rate_by_policy(summaries)
 
-alt.Chart(rates).mark_bar().encode(
-    x=alt.X("policy:N", sort=policies, title=None),
-    y=alt.Y("recovery_rate:Q", axis=alt.Axis(format="%"), title="Recovery rate"),
-    color=alt.Color("policy:N", sort=policies, legend=None),
-    column=alt.Column("currency:N", title=None),
-    tooltip=["policy", "currency", alt.Tooltip("recovery_rate:Q", format=".1%")],
-).properties(width=180, height=220, title="Share of at-risk revenue recovered")
+# %%
+by_policy = ["policy", "currency", "at_risk_revenue", "recovered_revenue", "recovery_rate", "emails_sent"]
+table(summaries.select(by_policy))
 
 # %% [markdown]
 # One run is one draw of chance. To say how much a policy is *worth* — with a confidence interval —

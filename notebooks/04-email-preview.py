@@ -30,72 +30,38 @@ import os
 CUSTOMERS = int(os.environ.get("RECOVERY_SIM_CUSTOMERS", "20000"))
 MONTHS = int(os.environ.get("RECOVERY_SIM_MONTHS", "12"))
 SEED = int(os.environ.get("RECOVERY_SIM_SEED", "7"))
-POLICY = os.environ.get("RECOVERY_SIM_POLICY", "all-on")
+POLICY = os.environ.get("RECOVERY_SIM_POLICY", "all-on")  # decides which emails are sent and their links
+BRAND = os.environ.get("RECOVERY_SIM_BRAND", "")  # empty: the last shipped brand
 
 # %%
 import datetime as dt
-import html
-
-import ipywidgets as widgets
-import polars as pl
-from IPython.display import HTML, display
 
 import recovery_sim as rs
-from recovery_sim import (
-    SUPPORTED_LOCALES,
-    Branding,
-    RenderedEmail,
-    charts,
-    context_from_log,
-    render_email,
-    sample_context,
-    shipped_brand_names,
+from recovery_sim.notebook import (
+    ASKING_TYPES,
+    EmailView,
+    email_picker,
+    inbox,
+    received,
+    recovered_by_email,
+    subjects,
+    table,
+    timeline,
 )
 
 policy = rs.Policy.named(POLICY)
-BRANDS = ["default", *shipped_brand_names()]
-
-
-def brand(name: str) -> Branding | None:
-    return None if name == "default" else Branding.named(name)
-
-
-def show_email(email: RenderedEmail, height: int = 640) -> HTML:
-    """The HTML part in a sandboxed frame (its styles cannot leak into the notebook), then the text part."""
-    frame = (
-        f'<iframe srcdoc="{html.escape(email.html, quote=True)}" sandbox '
-        f'style="width: 100%; max-width: 720px; height: {height}px; border: 1px solid #ddd"></iframe>'
-    )
-    wrap = "white-space: pre-wrap; overflow-wrap: anywhere; max-width: 720px"
-    text = f'<pre style="{wrap}">{html.escape(email.text)}</pre>'
-    header = (
-        f"<b>Subject:</b> {html.escape(email.subject)}<br><b>Preheader:</b> {html.escape(email.preheader)}"
-    )
-    return HTML(f"<p>{header}</p>{frame}<p><b>Plain-text part</b></p>{text}")
-
+brand = BRAND or rs.shipped_brand_names()[-1]
 
 # %% [markdown]
 # ## Any type, any locale, any brand
 #
 # The facts come from `sample_context`: a believable customer per locale (a French customer pays in
 # euros, a Brazilian one in reais and by Boleto), one plausible case per email type. Links are signed
-# with a preview key; the policy decides which links an email carries (here: `all-on`, so hosted update
-# and subscription-management links).
-
+# with a preview key; the policy decides which links an email carries. The HTML part is shown in a
+# sandboxed frame, so its styles cannot leak into the notebook.
 
 # %%
-def preview(email_type: str, locale: str, brand_name: str) -> RenderedEmail:
-    context = sample_context(email_type, locale)
-    return render_email(email_type, context, locale=locale, branding=brand(brand_name), policy=policy)
-
-
-picker = {
-    "email_type": widgets.Dropdown(options=[t.value for t in rs.EmailType], description="Email"),
-    "locale": widgets.Dropdown(options=list(SUPPORTED_LOCALES), value="fr", description="Locale"),
-    "brand_name": widgets.Dropdown(options=BRANDS, value=BRANDS[-1], description="Brand"),
-}
-shown = widgets.interactive_output(lambda **choice: display(show_email(preview(**choice))), picker)
-display(widgets.HBox(list(picker.values())), shown)
+email_picker(policy, email_type="payment_failed", locale="fr", brand=brand)
 
 # %% [markdown]
 # Every email that asks the customer to act (R4–R9), in every locale: a quick check that each one
@@ -103,22 +69,7 @@ display(widgets.HBox(list(picker.values())), shown)
 # customer's time zone.
 
 # %%
-ASKING = [
-    "payment_failed",
-    "payment_action_required",
-    "payment_action_reminder",
-    "invoice_reminder",
-    "trial_will_end",
-    "trial_ended_paused",
-    "upcoming_renewal",
-    "card_expiring",
-]
-pl.DataFrame(
-    [
-        {"email": kind, **{locale: preview(kind, locale, "default").subject for locale in SUPPORTED_LOCALES}}
-        for kind in ASKING
-    ]
-)
+table(subjects(policy, brand), title=f"Subject lines under {POLICY}, brand {brand}")
 
 # %% [markdown]
 # ## One customer's story
@@ -129,86 +80,29 @@ pl.DataFrame(
 # %%
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
 run = rs.simulate(scenario, policy, seed=SEED)
-
-saved = run.invoices.filter(pl.col("at_risk") & (pl.col("paid_by").cast(pl.String) == "customer_link"))
-variety = (
-    run.emails.join(saved.select("invoice_id"), on="invoice_id")
-    .group_by("invoice_id")
-    .agg(pl.col("email_type").n_unique().alias("types"), pl.len().alias("emails"))
-    .sort(["types", "emails", "invoice_id"], descending=[True, True, False])
-)
-invoice = saved.filter(pl.col("invoice_id") == variety["invoice_id"][0]).row(0, named=True)
-customer_id = invoice["customer_id"]
-customer = run.customers.filter(pl.col("customer_id") == customer_id).row(0, named=True)
-print(
-    f"Customer {customer_id}: {customer['cohort']}, {customer['plan']} "
-    f"({charts.format_money(customer['price'], customer['currency'])}), locale {customer['locale']}, "
-    f"pays by {customer['payment_method']}; status at the horizon: {customer['final_status']}"
-)
+invoice = recovered_by_email(run)
+customer = run.customers.filter(customer_id=invoice["customer_id"])
+table(customer.drop("signup_at", strict=False), title="The customer")
 
 # %% [markdown]
 # Events and emails around that invoice, on one timeline: from the day before it was issued to a week
 # after it was paid. *customer acted* marks the email the customer acted on.
 
 # %%
-window = (pl.col("time") >= invoice["created_at"] - 1) & (pl.col("time") <= invoice["paid_at"] + 7)
-events = run.events.filter((pl.col("customer_id") == customer_id) & window).sort("time")
-emails = run.emails.filter((pl.col("customer_id") == customer_id) & window).sort("time")
-timeline = pl.concat(
-    [
-        events.select(
-            "at",
-            pl.lit("event").alias("what"),
-            pl.col("kind").cast(pl.String).alias("name"),
-            pl.struct("amount", "currency")
-            .map_elements(
-                lambda e: charts.format_money(e["amount"], e["currency"]) if e["amount"] else "",
-                return_dtype=pl.String,
-            )
-            .alias("amount"),
-            pl.col("decline_code").cast(pl.String).alias("detail"),
-            pl.col("actor").cast(pl.String).alias("by"),
-        ),
-        emails.select(
-            pl.col("sent_at").alias("at"),
-            pl.lit("email").alias("what"),
-            pl.col("email_type").cast(pl.String).alias("name"),
-            pl.lit("").alias("amount"),
-            pl.when(pl.col("link_included")).then(pl.lit("with link")).otherwise(pl.lit("")).alias("detail"),
-            pl.when(pl.col("acted")).then(pl.lit("customer acted")).otherwise(pl.lit("")).alias("by"),
-        ),
-    ]
-).sort("at", "what", descending=[False, True])
-with pl.Config(tbl_rows=60, fmt_str_lengths=40):
-    display(timeline)
+since, until = invoice["created_at"] - 1, invoice["paid_at"] + 7
+table(timeline(run, invoice["customer_id"], since, until), rows=60)
 
 # %% [markdown]
 # Each of those emails rendered from the logs, as that customer received it. Facts a log cannot know —
 # the customer's name, the card's last digits — are placeholders, never invented as if real.
 
 # %%
-own_events = run.events.filter(pl.col("customer_id") == customer_id).sort("time").to_dicts()
-rendered = [
-    render_email(
-        row["email_type"],
-        context_from_log(row, customer, own_events),
-        locale=customer["locale"],
-        branding=brand(BRANDS[-1]),
-        policy=policy,
-    )
-    for row in emails.to_dicts()
-]
-pl.DataFrame(
-    {
-        "sent": emails["sent_at"],
-        "type": [email.email_type.value for email in rendered],
-        "subject": [email.subject for email in rendered],
-    }
-)
+emails = received(run, invoice["customer_id"], since, until, policy, brand)
+table(inbox(emails))
 
 # %%
-first_ask = next(e for e in rendered if e.email_type.value in ASKING)
-show_email(first_ask)
+first_ask = next(r for r in emails if r.email.email_type in ASKING_TYPES)
+EmailView(first_ask.email, caption=f"Sent {first_ask.sent_at:%Y-%m-%d %H:%M %Z}, the first that asked to act")
 
 # %% [markdown]
 # ## The email log, day by day
@@ -218,10 +112,6 @@ show_email(first_ask)
 # after, and 31 days after.
 
 # %%
-sent_day = emails.filter(pl.col("email_type").cast(pl.String) == first_ask.email_type.value)["sent_at"][
-    0
-].date()
+sent_day = first_ask.sent_at.date()
 for as_of in (sent_day, sent_day + dt.timedelta(days=1), sent_day + dt.timedelta(days=31)):
-    log = rs.email_log(run, customer_id, as_of)
-    print(f"As of {as_of}: {log.height} email(s)")
-    display(log)
+    display(table(rs.email_log(run, invoice["customer_id"], as_of), title=f"As of {as_of}"))

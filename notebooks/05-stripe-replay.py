@@ -46,7 +46,6 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from IPython.display import display
 
 import recovery_sim as rs
 from recovery_sim import (
@@ -60,20 +59,9 @@ from recovery_sim import (
     import_stripe,
     replay_report,
 )
+from recovery_sim.notebook import files, stats_table, table
 
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}
-
-
-def show_money(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
-    """Money columns (minor units, with a `currency` column) as amounts with their currency."""
-    return frame.with_columns(
-        pl.struct(column, "currency")
-        .map_elements(
-            lambda row, c=column: charts.format_money(row[c], row["currency"]), return_dtype=pl.String
-        )
-        .alias(column)
-        for column in columns
-    )
 
 
 # %% [markdown]
@@ -94,8 +82,7 @@ else:
     sample_folder = tempfile.TemporaryDirectory(prefix="stripe-export-")
     export_dir = Path(sample_folder.name)
     export_stripe(rs.simulate(truth, rs.Policy.named("none"), seed=SEED), export_dir)
-files = sorted(p for p in export_dir.iterdir() if p.is_file())
-pl.DataFrame({"file": [p.name for p in files], "kB": [round(p.stat().st_size / 1024, 1) for p in files]})
+table(files(export_dir))
 
 # %% [markdown]
 # ## 1. Import
@@ -110,9 +97,11 @@ print(f"{history.start_date} + {history.horizon_months} months: {history.invoice
 for warning in history.warnings:
     print("warning:", warning)
 observed = rs.summary(history)
-show_money(observed, "billed", "collected", "at_risk_revenue", "recovered_revenue").select(
-    "currency", "customers", "invoices", "billed", "collected", "at_risk_revenue", "recovered_revenue",
-    (pl.col("recovery_rate") * 100).round(1).alias("recovery_rate_%"), "involuntary_churn",
+table(
+    observed.select(
+        "currency", "customers", "invoices", "billed", "collected", "at_risk_revenue", "recovered_revenue",
+        "recovery_rate", "involuntary_churn",
+    )
 )  # fmt: skip
 
 # %% [markdown]
@@ -125,23 +114,21 @@ show_money(observed, "billed", "collected", "at_risk_revenue", "recovered_revenu
 
 # %%
 replays = {name: replay_report(history, rs.Policy.named(name)) for name in ("recommended-minimum", "all-on")}
-pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()]).pivot(
-    on="policy", index="email_type", values="emails"
-).fill_null(0).sort("email_type")
+counts = pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()])
+table(counts.pivot(on="policy", index="email_type", values="emails").fill_null(0).sort("email_type"))
 
 # %% [markdown]
 # Links die (R11): once an invoice is paid, voided or the subscription ends, a payment link no longer
 # works. Of the emails that carry an update or confirmation link, how many would still have had a live one?
 
 # %%
-links = pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()])
-links.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES])).select(
-    "policy",
-    "email_type",
-    "emails",
-    "with_live_link",
-    (pl.col("with_live_link") / pl.col("emails") * 100).round(1).alias("live_link_%"),
-)
+links = counts.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES]))
+table(
+    links.select(
+        "policy", "email_type", "emails", "with_live_link",
+        (pl.col("with_live_link") / pl.col("emails")).alias("live_link_share"),
+    )
+)  # fmt: skip
 
 # %% [markdown]
 # ## 3. Calibrate a scenario
@@ -155,16 +142,19 @@ links.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES])).s
 # %%
 calibration = fit_scenario(history)
 calibrated = calibration.scenario
-pl.DataFrame(
-    [
-        {
-            "segment": segment["name"].value,
-            "customers": segment["customers"].value,
-            "first-attempt failure rate": f"{segment['first_attempt_failure_rate'].value:.2%}",
-            "evidence": segment["first_attempt_failure_rate"].note,
-        }
-        for segment in calibration.cohorts
-    ]
+table(
+    pl.DataFrame(
+        [
+            {
+                "segment": segment["name"].value,
+                "customers": segment["customers"].value,
+                "first_attempt_failure_rate": segment["first_attempt_failure_rate"].value,
+                "evidence": segment["first_attempt_failure_rate"].note,
+            }
+            for segment in calibration.cohorts
+        ]
+    ),
+    decimals=2,
 )
 
 # %% [markdown]
@@ -176,18 +166,14 @@ pl.DataFrame(
 if EXPORT_DIR:
     print("A real export: no true values to compare with.")
 else:
-    display(
-        pl.DataFrame(
-            [
-                {
-                    "cohort": c.name,
-                    "customers": c.customers,
-                    "first-attempt failure rate": f"{c.first_attempt_failure_rate:.2%}",
-                }
-                for c in truth.cohorts
-            ]
-        )
+    truths = pl.DataFrame(
+        {
+            "cohort": [c.name for c in truth.cohorts],
+            "customers": [c.customers for c in truth.cohorts],
+            "first_attempt_failure_rate": [c.first_attempt_failure_rate for c in truth.cohorts],
+        }
     )
+    display(table(truths, decimals=2))
 
 # %% [markdown]
 # The decline mix, fitted next to the simulator's default shares (`data/decline_codes.csv`, which the
@@ -196,22 +182,15 @@ else:
 
 # %%
 default_share = {d.code: d.share for d in decline_codes()}
-pl.DataFrame(
-    [
-        {
-            "decline code": code,
-            "fitted share": f"{f.value:.1%}",
-            "default share": f"{default_share.get(code, 0):.1%}",
-            "evidence": f.note,
-        }
-        for code, f in calibration.decline_mix.items()
-    ]
-)
+mix = [
+    {"decline_code": code, "fitted_share": fit.value, "default_share": default_share.get(code, 0.0)}
+    | {"evidence": fit.note}
+    for code, fit in calibration.decline_mix.items()
+]
+table(pl.DataFrame(mix))
 
 # %%
-calibration.retry_by_code.with_columns((pl.col("success_rate") * 100).round(1).alias("success_rate_%")).drop(
-    "success_rate"
-)
+table(calibration.retry_by_code)
 
 # %% [markdown]
 # The scenario is plain TOML with one comment per value. It is saved to the output folder: load it later
@@ -236,17 +215,19 @@ comparison = compare(
     calibrated.scaled(customers=CUSTOMERS), policies, replications=REPLICATIONS, seed=SEED, **run_options
 )
 simulated = comparison.table.filter((pl.col("arm") == "none") & (pl.col("metric") == "recovery_rate"))
-simulated.join(observed.select("currency", pl.col("recovery_rate").alias("observed")), on="currency").select(
-    "currency",
-    pl.col("observed").map_elements(charts.format_rate, return_dtype=pl.String),
-    pl.col("mean").map_elements(charts.format_rate, return_dtype=pl.String).alias("simulated (none)"),
-    pl.format(
-        "{} – {}",
-        pl.col("ci_low").map_elements(charts.format_rate, return_dtype=pl.String),
-        pl.col("ci_high").map_elements(charts.format_rate, return_dtype=pl.String),
-    ).alias("95% CI"),
-)
+observed_rate = observed.select("currency", pl.col("recovery_rate").alias("observed_rate"))
+check = simulated.join(observed_rate, on="currency")
+table(
+    check.select(
+        "currency", "observed_rate", pl.col("mean").alias("simulated_rate"),
+        pl.col("ci_low").alias("ci_low_rate"), pl.col("ci_high").alias("ci_high_rate"),
+    )
+)  # fmt: skip
 
 # %%
 currency = comparison.currencies[0]
+in_currency = comparison.table.filter(pl.col("currency") == currency)
+stats_table(in_currency, ["recovered_revenue", "incremental_revenue"])
+
+# %%
 charts.revenue_by_policy(comparison.table, currency)

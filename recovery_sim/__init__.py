@@ -4,6 +4,8 @@ Simulate cohorts, card expiries and payment failures with SimPy, apply the notif
 subscription business would run (SPEC R1-R13), measure recovered revenue, and render the emails.
 """
 
+import sys
+
 from recovery_sim.analysis.metrics import summary
 from recovery_sim.api import Run, email_log, simulate, simulate_in_shards
 from recovery_sim.domain.declines import DeclineCode, decline_codes
@@ -56,7 +58,7 @@ from recovery_sim.stripe.replay import Replay, replay, replay_report
 
 
 def __getattr__(name: str):
-    """`build_report` and `charts` load the chart stack (altair) only when first used."""
+    """`build_report`, `charts` and `notebook` load the chart stack (altair) only when first used."""
     if name == "build_report":
         from recovery_sim.analysis.report import build_report
 
@@ -65,6 +67,10 @@ def __getattr__(name: str):
         from recovery_sim.analysis import charts
 
         return charts
+    if name == "notebook":
+        import recovery_sim.notebook as notebook
+
+        return notebook
     raise AttributeError(f"module 'recovery_sim' has no attribute {name!r}")
 
 
@@ -98,6 +104,7 @@ __all__ = [
     "InvoiceStatus",
     "load_evidence",
     "load_sweep",
+    "notebook",
     "open_executor",
     "PaymentMethodKind",
     "PlanInterval",
@@ -127,3 +134,15 @@ __all__ = [
     "UPDATE_LINK_TYPES",
     "verify_link",
 ]
+
+
+def _in_jupyter_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+if _in_jupyter_kernel():  # charts must draw with no network: altair's default loads Vega from a CDN
+    from recovery_sim.notebook.chart_display import enable_in_notebook
+
+    enable_in_notebook()
