@@ -42,14 +42,15 @@ POLICIES = os.environ.get("RECOVERY_SIM_POLICIES", "none,recommended-minimum,all
 import polars as pl
 
 import recovery_sim as rs
-from recovery_sim.notebook import recovery_rate_by_policy, table
+
+nb = rs.notebook  # tables, charts and controls for notebooks
 
 # %% [markdown]
 # ## The scenario and one run
 #
 # `Scenario.default()` loads `data/scenarios/default.toml`; `scaled` resizes it while keeping the
 # cohort mix. `simulate` returns the run's events, emails, invoices and customers as polars frames;
-# `table` shows any of them readably (money with its currency, times to the minute in UTC).
+# `nb.table` shows any of them readably (money with its currency, times to the minute in UTC).
 
 # %%
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
@@ -57,7 +58,7 @@ run = rs.simulate(scenario, rs.Policy.named(POLICY), seed=SEED)
 
 print(f"{scenario.customers:,} customers over {scenario.horizon_months} months from {scenario.start_date}")
 print(f"{run.invoices.height:,} invoices, {run.events.height:,} events, {run.emails.height:,} emails")
-table(run.events.filter(pl.col("kind") == "payment_failed"), rows=8, title="The first failed payments")
+nb.table(run.events.filter(pl.col("kind") == "payment_failed"), rows=8, title="The first failed payments")
 
 # %% [markdown]
 # ## Headline numbers
@@ -68,7 +69,7 @@ table(run.events.filter(pl.col("kind") == "payment_failed"), rows=8, title="The 
 
 # %%
 columns = ["currency", "customers", "billed", "collected", "at_risk_revenue", "recovered_revenue"]
-table(rs.summary(run).select(*columns, "recovery_rate", "involuntary_churn", "emails_sent"))
+nb.table(rs.summary(run).select(*columns, "recovery_rate", "involuntary_churn", "emails_sent"))
 
 # %% [markdown]
 # ## Recovery rate under each policy
@@ -79,11 +80,11 @@ table(rs.summary(run).select(*columns, "recovery_rate", "involuntary_churn", "em
 
 # %%
 summaries = pl.concat([rs.summary(rs.simulate(scenario, rs.Policy.named(p), seed=SEED)) for p in POLICIES])
-recovery_rate_by_policy(summaries)
+nb.recovery_rate_by_policy(summaries)
 
 # %%
 by_policy = ["policy", "currency", "at_risk_revenue", "recovered_revenue", "recovery_rate", "emails_sent"]
-table(summaries.select(by_policy))
+nb.table(summaries.select(by_policy))
 
 # %% [markdown]
 # One run is one draw of chance. To say how much a policy is *worth* — with a confidence interval —

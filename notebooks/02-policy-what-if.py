@@ -44,9 +44,10 @@ CURRENCY = os.environ.get("RECOVERY_SIM_CURRENCY", "")  # empty: the currency wi
 
 # %%
 import recovery_sim as rs
-from recovery_sim.notebook import policy_panel, what_if
 
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
+
+nb = rs.notebook  # tables, charts and controls for notebooks
 
 # %% [markdown]
 # ## The controls
@@ -57,7 +58,7 @@ scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
 # states the settings it was computed with.
 
 # %%
-panel = policy_panel(
+panel = nb.policy_panel(
     scenario, preset=PRESET, baseline=BASELINE, replications=REPLICATIONS, seed=SEED, workers=WORKERS,
     currency=CURRENCY or None,
 )  # fmt: skip
@@ -77,12 +78,12 @@ panel
 # %% [markdown]
 # ## The same computation from code
 #
-# The controls only collect settings (`panel.settings()`, a plain dictionary); `what_if` turns
+# The controls only collect settings (`panel.settings()`, a plain dictionary); `nb.what_if` turns
 # settings into a comparison. Scripting a few what-ifs is then one line each — here the panel's
 # settings with the card-expiry warning (R9) switched on:
 
 # %%
-card_expiring = what_if(
+card_expiring = nb.what_if(
     panel.settings() | {"emails.card_expiring": True}, scenario, baseline=BASELINE,
     replications=REPLICATIONS, seed=SEED, executor=panel.executor, currency=CURRENCY or None,
 )  # fmt: skip

@@ -51,7 +51,8 @@ import polars as pl
 
 import recovery_sim as rs
 from recovery_sim import InlineExecutor, charts, compare, sweep
-from recovery_sim.notebook import recovery_rate_by_cohort, save, stats_table, table
+
+nb = rs.notebook  # tables, charts and controls for notebooks
 
 charts_dir = Path(OUTPUT_DIR) / "03-recovery-analysis"
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}
@@ -81,10 +82,10 @@ print(
 headline = [
     "at_risk_revenue", "recovered_revenue", "recovery_rate", "incremental_revenue", "involuntary_churn_rate",
 ]  # fmt: skip
-stats_table(comparison.table.filter(pl.col("currency") == currency), headline)
+nb.stats_table(comparison.table.filter(pl.col("currency") == currency), headline)
 
 # %%
-save(charts.revenue_by_policy(comparison.table, currency), charts_dir, "revenue-by-policy")
+nb.save(charts.revenue_by_policy(comparison.table, currency), charts_dir, "revenue-by-policy")
 
 # %% [markdown]
 # ## 1. Recovery by month
@@ -94,7 +95,7 @@ save(charts.revenue_by_policy(comparison.table, currency), charts_dir, "revenue-
 
 # %%
 by_month = comparison.breakdown("month", ["recovery_rate"])
-save(charts.recovery_rate_by_month(by_month, currency), charts_dir, "by-month")
+nb.save(charts.recovery_rate_by_month(by_month, currency), charts_dir, "by-month")
 
 # %% [markdown]
 # ## 2. Recovery by cohort
@@ -103,7 +104,9 @@ save(charts.recovery_rate_by_month(by_month, currency), charts_dir, "by-month")
 # currency — the Brazilian arm pays in BRL, so its rate is comparable even where its amounts are not.
 
 # %%
-save(recovery_rate_by_cohort(comparison.breakdown("cohort", ["recovery_rate"])), charts_dir, "by-cohort")
+nb.save(
+    nb.recovery_rate_by_cohort(comparison.breakdown("cohort", ["recovery_rate"])), charts_dir, "by-cohort"
+)
 
 # %% [markdown]
 # ## 3. Recovery by decline code
@@ -114,7 +117,9 @@ save(recovery_rate_by_cohort(comparison.breakdown("cohort", ["recovery_rate"])),
 # needed 3-D Secure or a Boleto to be confirmed.
 
 # %%
-save(charts.decline_breakdown(comparison.breakdown("decline_code"), currency), charts_dir, "by-decline-code")
+nb.save(
+    charts.decline_breakdown(comparison.breakdown("decline_code"), currency), charts_dir, "by-decline-code"
+)
 
 # %% [markdown]
 # ## 4. The dunning funnel
@@ -125,10 +130,10 @@ save(charts.decline_breakdown(comparison.breakdown("decline_code"), currency), c
 
 # %%
 funnel = comparison.breakdown("funnel")
-save(charts.funnel(funnel, currency), charts_dir, "funnel")
+nb.save(charts.funnel(funnel, currency), charts_dir, "funnel")
 
 # %%
-stats_table(funnel.filter(pl.col("currency") == currency), ["invoices"])
+nb.stats_table(funnel.filter(pl.col("currency") == currency), ["invoices"])
 
 # %% [markdown]
 # ## 5. Time to recover
@@ -137,7 +142,9 @@ stats_table(funnel.filter(pl.col("currency") == currency), ["invoices"])
 # earlier: the customer fixes the card on day one instead of waiting for a retry that happens to work.
 
 # %%
-save(charts.time_to_recover(comparison.breakdown("time_to_recover"), currency), charts_dir, "time-to-recover")
+nb.save(
+    charts.time_to_recover(comparison.breakdown("time_to_recover"), currency), charts_dir, "time-to-recover"
+)
 
 # %% [markdown]
 # ## 6. Sweeping the retry schedule
@@ -159,10 +166,10 @@ swept = sweep(
 heatmap = charts.sweep_heatmap(
     swept, "retries.max_attempts", "retries.window_days", "recovery_rate", currency
 )
-save(heatmap, charts_dir, "retry-sweep")
+nb.save(heatmap, charts_dir, "retry-sweep")
 
 # %% [markdown]
 # ## The exported files
 
 # %%
-table(rs.notebook.files(charts_dir))
+nb.table(nb.files(charts_dir))

@@ -37,20 +37,11 @@ BRAND = os.environ.get("RECOVERY_SIM_BRAND", "")  # empty: the last shipped bran
 import datetime as dt
 
 import recovery_sim as rs
-from recovery_sim.notebook import (
-    ASKING_TYPES,
-    EmailView,
-    email_picker,
-    inbox,
-    received,
-    recovered_by_email,
-    subjects,
-    table,
-    timeline,
-)
 
 policy = rs.Policy.named(POLICY)
 brand = BRAND or rs.shipped_brand_names()[-1]
+
+nb = rs.notebook  # tables, charts and controls for notebooks
 
 # %% [markdown]
 # ## Any type, any locale, any brand
@@ -61,7 +52,7 @@ brand = BRAND or rs.shipped_brand_names()[-1]
 # sandboxed frame, so its styles cannot leak into the notebook.
 
 # %%
-email_picker(policy, email_type="payment_failed", locale="fr", brand=brand)
+nb.email_picker(policy, email_type="payment_failed", locale="fr", brand=brand)
 
 # %% [markdown]
 # Every email that asks the customer to act (R4–R9), in every locale: a quick check that each one
@@ -69,7 +60,7 @@ email_picker(policy, email_type="payment_failed", locale="fr", brand=brand)
 # customer's time zone.
 
 # %%
-table(subjects(policy, brand), title=f"Subject lines under {POLICY}, brand {brand}")
+nb.table(nb.subjects(policy, brand), title=f"Subject lines under {POLICY}, brand {brand}")
 
 # %% [markdown]
 # ## One customer's story
@@ -80,9 +71,9 @@ table(subjects(policy, brand), title=f"Subject lines under {POLICY}, brand {bran
 # %%
 scenario = rs.Scenario.default().scaled(customers=CUSTOMERS, months=MONTHS)
 run = rs.simulate(scenario, policy, seed=SEED)
-invoice = recovered_by_email(run)
+invoice = nb.recovered_by_email(run)
 customer = run.customers.filter(customer_id=invoice["customer_id"])
-table(customer.drop("signup_at", strict=False), title="The customer")
+nb.table(customer.drop("signup_at", strict=False), title="The customer")
 
 # %% [markdown]
 # Events and emails around that invoice, on one timeline: from the day before it was issued to a week
@@ -90,19 +81,21 @@ table(customer.drop("signup_at", strict=False), title="The customer")
 
 # %%
 since, until = invoice["created_at"] - 1, invoice["paid_at"] + 7
-table(timeline(run, invoice["customer_id"], since, until), rows=60)
+nb.table(nb.timeline(run, invoice["customer_id"], since, until), rows=60)
 
 # %% [markdown]
 # Each of those emails rendered from the logs, as that customer received it. Facts a log cannot know —
 # the customer's name, the card's last digits — are placeholders, never invented as if real.
 
 # %%
-emails = received(run, invoice["customer_id"], since, until, policy, brand)
-table(inbox(emails))
+emails = nb.received(run, invoice["customer_id"], since, until, policy, brand)
+nb.table(nb.inbox(emails))
 
 # %%
-first_ask = next(r for r in emails if r.email.email_type in ASKING_TYPES)
-EmailView(first_ask.email, caption=f"Sent {first_ask.sent_at:%Y-%m-%d %H:%M %Z}, the first that asked to act")
+first_ask = next(r for r in emails if r.email.email_type in nb.ASKING_TYPES)
+nb.EmailView(
+    first_ask.email, caption=f"Sent {first_ask.sent_at:%Y-%m-%d %H:%M %Z}, the first that asked to act"
+)
 
 # %% [markdown]
 # ## The email log, day by day
@@ -114,4 +107,4 @@ EmailView(first_ask.email, caption=f"Sent {first_ask.sent_at:%Y-%m-%d %H:%M %Z},
 # %%
 sent_day = first_ask.sent_at.date()
 for as_of in (sent_day, sent_day + dt.timedelta(days=1), sent_day + dt.timedelta(days=31)):
-    display(table(rs.email_log(run, invoice["customer_id"], as_of), title=f"As of {as_of}"))
+    display(nb.table(rs.email_log(run, invoice["customer_id"], as_of), title=f"As of {as_of}"))

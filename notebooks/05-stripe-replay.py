@@ -59,7 +59,8 @@ from recovery_sim import (
     import_stripe,
     replay_report,
 )
-from recovery_sim.notebook import files, stats_table, table
+
+nb = rs.notebook  # tables, charts and controls for notebooks
 
 run_options = {"workers": WORKERS or None} if WORKERS != 1 else {"executor": InlineExecutor()}
 
@@ -82,7 +83,7 @@ else:
     sample_folder = tempfile.TemporaryDirectory(prefix="stripe-export-")
     export_dir = Path(sample_folder.name)
     export_stripe(rs.simulate(truth, rs.Policy.named("none"), seed=SEED), export_dir)
-table(files(export_dir))
+nb.table(nb.files(export_dir))
 
 # %% [markdown]
 # ## 1. Import
@@ -97,7 +98,7 @@ print(f"{history.start_date} + {history.horizon_months} months: {history.invoice
 for warning in history.warnings:
     print("warning:", warning)
 observed = rs.summary(history)
-table(
+nb.table(
     observed.select(
         "currency", "customers", "invoices", "billed", "collected", "at_risk_revenue", "recovered_revenue",
         "recovery_rate", "involuntary_churn",
@@ -115,7 +116,7 @@ table(
 # %%
 replays = {name: replay_report(history, rs.Policy.named(name)) for name in ("recommended-minimum", "all-on")}
 counts = pl.concat([r.counts.select(pl.lit(name).alias("policy"), pl.all()) for name, r in replays.items()])
-table(counts.pivot(on="policy", index="email_type", values="emails").fill_null(0).sort("email_type"))
+nb.table(counts.pivot(on="policy", index="email_type", values="emails").fill_null(0).sort("email_type"))
 
 # %% [markdown]
 # Links die (R11): once an invoice is paid, voided or the subscription ends, a payment link no longer
@@ -123,7 +124,7 @@ table(counts.pivot(on="policy", index="email_type", values="emails").fill_null(0
 
 # %%
 links = counts.filter(pl.col("email_type").is_in([t.value for t in UPDATE_LINK_TYPES]))
-table(
+nb.table(
     links.select(
         "policy", "email_type", "emails", "with_live_link",
         (pl.col("with_live_link") / pl.col("emails")).alias("live_link_share"),
@@ -142,7 +143,7 @@ table(
 # %%
 calibration = fit_scenario(history)
 calibrated = calibration.scenario
-table(
+nb.table(
     pl.DataFrame(
         [
             {
@@ -173,7 +174,7 @@ else:
             "first_attempt_failure_rate": [c.first_attempt_failure_rate for c in truth.cohorts],
         }
     )
-    display(table(truths, decimals=2))
+    display(nb.table(truths, decimals=2))
 
 # %% [markdown]
 # The decline mix, fitted next to the simulator's default shares (`data/decline_codes.csv`, which the
@@ -187,10 +188,10 @@ mix = [
     | {"evidence": fit.note}
     for code, fit in calibration.decline_mix.items()
 ]
-table(pl.DataFrame(mix))
+nb.table(pl.DataFrame(mix))
 
 # %%
-table(calibration.retry_by_code)
+nb.table(calibration.retry_by_code)
 
 # %% [markdown]
 # The scenario is plain TOML with one comment per value. It is saved to the output folder: load it later
@@ -217,7 +218,7 @@ comparison = compare(
 simulated = comparison.table.filter((pl.col("arm") == "none") & (pl.col("metric") == "recovery_rate"))
 observed_rate = observed.select("currency", pl.col("recovery_rate").alias("observed_rate"))
 check = simulated.join(observed_rate, on="currency")
-table(
+nb.table(
     check.select(
         "currency", "observed_rate", pl.col("mean").alias("simulated_rate"),
         pl.col("ci_low").alias("ci_low_rate"), pl.col("ci_high").alias("ci_high_rate"),
@@ -227,7 +228,7 @@ table(
 # %%
 currency = comparison.currencies[0]
 in_currency = comparison.table.filter(pl.col("currency") == currency)
-stats_table(in_currency, ["recovered_revenue", "incremental_revenue"])
+nb.stats_table(in_currency, ["recovered_revenue", "incremental_revenue"])
 
 # %%
 charts.revenue_by_policy(comparison.table, currency)

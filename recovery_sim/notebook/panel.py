@@ -13,7 +13,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from recovery_sim.domain.enums import DunningAction
-from recovery_sim.experiments.experiment import InlineExecutor
+from recovery_sim.experiments.executors import InlineExecutor
 from recovery_sim.notebook import whatif
 from recovery_sim.settings.config import RENEWAL_REMINDER_DAYS, Scenario
 

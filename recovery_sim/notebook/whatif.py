@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from recovery_sim.analysis import charts
-from recovery_sim.experiments.experiment import Comparison, compare
+from recovery_sim.experiments.compare import Comparison, compare
 from recovery_sim.settings.config import Policy, Scenario, shipped_policy_names
 
 ARM = "what-if"
