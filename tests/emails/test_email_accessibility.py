@@ -43,12 +43,14 @@ def browser():
 
 
 def _audit(browser, paths: list[Path], root: Path) -> dict[str, list[str]]:
+    """Each page loaded once and audited in both colour schemes."""
     page = browser.new_page()
     found: dict[str, list[str]] = {}
-    for scheme in SCHEMES:
-        page.emulate_media(color_scheme=scheme)
-        for path in paths:
-            page.goto(path.as_uri(), wait_until="load")
+    for path in paths:
+        page.emulate_media(color_scheme=SCHEMES[0])
+        page.goto(path.as_uri(), wait_until="load")
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
             violations = page.evaluate(AUDIT)
             if violations:
                 found[f"{path.relative_to(root).as_posix()} [{scheme}]"] = violations
@@ -74,11 +76,16 @@ def test_every_timeline_email_passes_axe(gallery, browser):
 
 
 @pytest.mark.parametrize("brand", shipped_brand_names())
-def test_every_gallery_page_passes_axe_in_light_and_dark(gallery, browser, brand):
+def test_gallery_pages_pass_axe_in_light_and_dark(gallery, browser, brand):
+    """Every type's page in English and every locale's page of one type: the gallery page is one
+    template around the email (audited above, every one), so this covers each type's and each
+    locale's content at a fifth of the cost of all type × locale pages."""
     pages = sorted((gallery / "emails" / brand).rglob("*.html"))
     pages = [p for p in pages if not p.name.endswith(".email.html")]
     assert len(pages) >= 5 * 15
-    assert _audit(browser, pages, gallery) == {}
+    chosen = [p for p in pages if p.parent.name == "en" or p.stem == "payment_failed"]
+    assert len({p.stem for p in chosen}) >= 15 and len({p.parent.name for p in chosen}) >= 5, chosen
+    assert _audit(browser, chosen, gallery) == {}
 
 
 def test_index_and_timeline_pages_pass_axe(gallery, browser):
