@@ -205,13 +205,14 @@ def received(
     customer = run.customers.filter(pl.col("customer_id") == customer_id).row(0, named=True)
     events = run.events.filter(pl.col("customer_id") == customer_id).sort("time").to_dicts()
     window = (pl.col("customer_id") == customer_id) & pl.col("time").is_between(since, until)
+    branding = _branding(brand)
     return [
         Received(
             row["sent_at"],
             row["acted"],
             render_email(
-                row["email_type"], context_from_log(row, customer, events), locale=customer["locale"],
-                branding=_branding(brand), policy=policy,
+                row["email_type"], context_from_log(row, customer, events, policy=policy, branding=branding),
+                locale=customer["locale"], branding=branding, policy=policy,
             ),
         )
         for row in run.emails.filter(window).sort("time").to_dicts()
