@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recovery_sim.settings.config import Policy, Scenario
+from recovery_sim.settings.config import ConfigError, Policy, Scenario
 
 err = Console(stderr=True)
 
@@ -73,6 +73,18 @@ def load_policy(name_or_path: str) -> Policy:
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         return Policy.load(name_or_path)
     return Policy.named(name_or_path)
+
+
+def load_policies(names: list[str], default: list[str]) -> dict[str, Policy]:
+    """The arms of a comparison by name (or TOML path), in the order given; the first is the control."""
+    chosen = {}
+    for item in names or default:
+        policy = load_policy(item)
+        name = policy.name if (item.endswith(".toml") or "/" in item) else item
+        if name in chosen:
+            raise ConfigError(f"policy {name!r} given twice")
+        chosen[name] = policy
+    return chosen
 
 
 # --------------------------------------------------------------------------------- progress and tables

@@ -29,6 +29,7 @@ from recovery_sim.cli.common import (
     ShardSizeOption,
     WorkersOption,
     fail,
+    load_policies,
     load_policy,
     load_scenario,
     progress_callback,
@@ -37,7 +38,7 @@ from recovery_sim.experiments.compare import REPORT_POLICIES, REPORT_REPLICATION
 from recovery_sim.experiments.executors import check_dask, default_workers, open_executor
 from recovery_sim.experiments.sweep import expand_grid, sweep
 from recovery_sim.experiments.units import DEFAULT_SHARD_SIZE
-from recovery_sim.settings.config import ConfigError, Policy
+from recovery_sim.settings.config import ConfigError
 
 app = typer.Typer()
 
@@ -45,17 +46,6 @@ app = typer.Typer()
 def register(parent: typer.Typer) -> None:
     """Mount compare, sweep and report on the main app."""
     parent.add_typer(app)
-
-
-def _policies(names: list[str] | None) -> dict[str, Policy]:
-    chosen = {}
-    for item in names or list(REPORT_POLICIES):
-        policy = load_policy(item)
-        name = policy.name if (item.endswith(".toml") or "/" in item) else item
-        if name in chosen:
-            raise ConfigError(f"policy {name!r} given twice")
-        chosen[name] = policy
-    return chosen
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -150,7 +140,7 @@ def compare_command(
 
     def action() -> None:
         chosen_scenario = load_scenario(scenario, customers, months)
-        chosen = _policies(policy)
+        chosen = load_policies(policy or [], list(REPORT_POLICIES))
         check_dask(dask)
         with open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
             comparison = compare(
@@ -244,7 +234,7 @@ def report_command(
 
     def action() -> None:
         chosen_scenario = load_scenario(scenario, customers, months)
-        chosen = _policies(policy)
+        chosen = load_policies(policy or [], list(REPORT_POLICIES))
         check_dask(dask)
         with open_executor(workers, dask) as ex, progress_callback("simulating") as progress:
             from recovery_sim.analysis.report import (

@@ -26,11 +26,11 @@ from recovery_sim.cli.common import (
     ShardSizeOption,
     WorkersOption,
     fail,
+    load_policies,
     load_scenario,
     progress_callback,
 )
-from recovery_sim.cli.experiments import _policies as policies_by_name
-from recovery_sim.experiments.compare import REPORT_SEED
+from recovery_sim.experiments.compare import REPORT_POLICIES, REPORT_SEED
 from recovery_sim.experiments.executors import check_dask, open_executor
 from recovery_sim.experiments.sensitivity import METHODS, MORRIS_TRAJECTORIES, Range, Sensitivity, sensitivity
 from recovery_sim.experiments.units import DEFAULT_SHARD_SIZE
@@ -59,7 +59,7 @@ def parse_range(item: str) -> Range:
 
 
 def _control_and_others(names: list[str] | None) -> dict[str, Policy]:
-    chosen = policies_by_name(names)
+    chosen = load_policies(names or [], list(REPORT_POLICIES))
     if len(chosen) < 2:
         raise ConfigError("give a control and at least one other policy (-p control -p other)")
     return chosen
